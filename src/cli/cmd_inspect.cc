@@ -1,0 +1,5 @@
+#include "cli/commands.h"
+#include "core/error.h"
+namespace lowbit::cli {
+int cmd_inspect(int, char**) { fail("not built yet"); }
+}  // namespace lowbit::cli

@@ -1,0 +1,44 @@
+// safetensors (huggingface/safetensors): u64 header length N | N bytes of JSON header |
+// raw data. The header maps each tensor name to {dtype, shape, data_offsets:[begin,end]}
+// relative to the data start, plus an optional "__metadata__" string map. Sharded models
+// list name -> file in model.safetensors.index.json ("weight_map").
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/mapped_file.h"
+#include "core/tensor_ref.h"
+
+namespace lowbit {
+
+struct SafetensorsTensor {
+  std::string name;
+  std::string dtype;              // as in the file: "F32", "F16", "BF16", "I64", ...
+  std::vector<int64_t> shape;     // row-major as in the file: shape.back() is the row length
+  const uint8_t* data = nullptr;  // into the file's map
+  uint64_t nbytes = 0;
+  // As a TensorRef (ggml order: ne = reversed shape). Throws Error for dtypes lowbit cannot
+  // compute with (anything but F32/F16/BF16), naming the tensor and file.
+  TensorRef ref() const;
+};
+
+struct SafetensorsFile {
+  std::vector<SafetensorsTensor> tensors;           // in data-offset order
+  std::map<std::string, std::string> metadata;      // "__metadata__"
+  std::vector<std::shared_ptr<MappedFile>> maps;    // keep data alive (one per shard)
+  const SafetensorsTensor* find(const std::string& name) const;
+};
+
+// One file. Validates: header length within the file and < 100 MB; JSON well-formed; each
+// dtype known; shape product (overflow-checked) x dtype size == end - begin; offsets within
+// the data; tensors do not overlap. Errors name the file, byte offset and field.
+SafetensorsFile safetensors_read(const std::string& path);
+// A directory: model.safetensors, or the shards named by model.safetensors.index.json
+// (every shard listed must exist; a tensor in two shards is an error).
+SafetensorsFile safetensors_read_dir(const std::string& dir);
+
+}  // namespace lowbit

@@ -1,0 +1,41 @@
+// Text <-> token ids, built from a Vocab, matching llama.cpp's tokenizers:
+//  - SPM (llm_tokenizer_spm): optional "▁" prefix, spaces -> "▁", greedy bigram merges by
+//    piece score, byte fallback (<0xNN>) for characters not in the vocab.
+//  - BPE (llm_tokenizer_bpe): pre-tokenizer regex per Vocab::pre ("gpt-2" family and
+//    "llama-bpe"), GPT-2 byte-to-unicode map, merges applied by rank.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/vocab.h"
+
+namespace lowbit {
+
+class Tokenizer {
+ public:
+  explicit Tokenizer(Vocab vocab);
+  ~Tokenizer();
+  Tokenizer(Tokenizer&&) noexcept;
+
+  // add_special: prepend BOS when vocab.add_bos (and append EOS when vocab.add_eos).
+  // parse_special: text like "<s>" / "<|end_of_text|>" maps to control tokens; off by default,
+  // as in llama.cpp's tokenizer for plain text.
+  std::vector<int32_t> encode(std::string_view text, bool add_special = true, bool parse_special = false) const;
+  std::string token_to_piece(int32_t id) const;   // the bytes this token stands for (control -> "")
+  std::string decode(const std::vector<int32_t>& ids) const;
+
+  const Vocab& vocab() const;
+  int32_t n_vocab() const;
+  int32_t bos() const;
+  int32_t eos() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lowbit
