@@ -26,6 +26,9 @@ class Tokenizer {
   // as in llama.cpp's tokenizer for plain text.
   std::vector<int32_t> encode(std::string_view text, bool add_special = true, bool parse_special = false) const;
   std::string token_to_piece(int32_t id) const;   // the bytes this token stands for (control -> "")
+  // The concatenated pieces, less the one space an SPM vocab's add_space_prefix put before the
+  // text, so decode(encode(s)) == s for valid UTF-8 (special tokens contribute nothing). For
+  // streaming output use token_to_piece, which never strips.
   std::string decode(const std::vector<int32_t>& ids) const;
 
   const Vocab& vocab() const;

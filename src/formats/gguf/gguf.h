@@ -9,6 +9,7 @@
 // ne[0] is the row length (innermost, contiguous dimension).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -25,7 +26,13 @@ enum class GgufType : uint32_t {
   U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7,
   STRING = 8, ARRAY = 9, U64 = 10, I64 = 11, F64 = 12,
 };
-const char* gguf_type_name(GgufType t);
+const char* gguf_type_name(GgufType t);   // "u8", "string", "array"...; "invalid" otherwise
+
+// Limits the reader enforces and the writer respects, so whatever lowbit writes it reads back.
+constexpr int kGgufMaxDims = 4;                  // GGML_MAX_DIMS
+constexpr int kGgufMaxArrayDepth = 8;            // an array of arrays of ... at most this deep
+constexpr uint64_t kGgufMaxNameBytes = 65535;    // keys and tensor names (values may be longer)
+constexpr uint32_t kGgufDefaultAlignment = 32;
 
 // One metadata value. Scalars keep their declared type so a file round-trips exactly.
 struct GgufValue {
@@ -93,9 +100,19 @@ struct GgufFile {
 // file and not overlap... Throws Error("<file>: byte offset N: field 'X': why").
 GgufFile gguf_read(const std::string& path);
 GgufFile gguf_parse(std::shared_ptr<MappedFile> map);   // same, from an existing map
+// Same, from bytes in memory (tests, fuzzing): tensor data points into `data`, which must
+// outlive the result; `name` stands in for the file name in error messages.
+GgufFile gguf_parse_bytes(const uint8_t* data, size_t size, const std::string& name);
 
 // Writes kv + tensors (data from each GgufTensorInfo::data, nbytes bytes) atomically
 // (temp file + rename). general.alignment is honoured if set. version must be 2 or 3.
+// Tensor offsets are the writer's own (file order, each tensor padded to the alignment);
+// GgufTensorInfo::offset is ignored. Everything is validated before the file is created:
+// a u32 general.alignment that is a power of two and equals GgufFile::alignment (when the
+// key is absent and alignment != 32 the key is appended), unique keys and tensor names,
+// values that fit their declared types, nbytes == the size of the type and shape.
 void gguf_write(const std::string& path, const GgufFile& file);
+// The bytes gguf_write would write, in memory (tests, fuzzing; small files only).
+std::vector<uint8_t> gguf_write_bytes(const GgufFile& file);
 
 }  // namespace lowbit

@@ -2,6 +2,10 @@
 // raw data. The header maps each tensor name to {dtype, shape, data_offsets:[begin,end]}
 // relative to the data start, plus an optional "__metadata__" string map. Sharded models
 // list name -> file in model.safetensors.index.json ("weight_map").
+//
+// Tensor data is not aligned by the format (writers pad the header to 8 bytes, but nothing
+// requires it): read elements with memcpy, not through a cast pointer. Gaps between tensors
+// and bytes after the last one are allowed (the Rust reference rejects them; mlx does not).
 #pragma once
 
 #include <cstdint>
@@ -17,6 +21,7 @@ namespace lowbit {
 
 struct SafetensorsTensor {
   std::string name;
+  std::string file;               // the file (shard) holding it, for error messages
   std::string dtype;              // as in the file: "F32", "F16", "BF16", "I64", ...
   std::vector<int64_t> shape;     // row-major as in the file: shape.back() is the row length
   const uint8_t* data = nullptr;  // into the file's map
@@ -27,8 +32,8 @@ struct SafetensorsTensor {
 };
 
 struct SafetensorsFile {
-  std::vector<SafetensorsTensor> tensors;           // in data-offset order
-  std::map<std::string, std::string> metadata;      // "__metadata__"
+  std::vector<SafetensorsTensor> tensors;           // in data-offset order (shard by shard, shards sorted by name)
+  std::map<std::string, std::string> metadata;      // "__metadata__" (shards merged, first shard wins)
   std::vector<std::shared_ptr<MappedFile>> maps;    // keep data alive (one per shard)
   const SafetensorsTensor* find(const std::string& name) const;
 };
@@ -38,7 +43,9 @@ struct SafetensorsFile {
 // the data; tensors do not overlap. Errors name the file, byte offset and field.
 SafetensorsFile safetensors_read(const std::string& path);
 // A directory: model.safetensors, or the shards named by model.safetensors.index.json
-// (every shard listed must exist; a tensor in two shards is an error).
+// (every shard listed must exist; a tensor in two shards is an error). model.safetensors
+// wins when both are present, as in transformers. `dir` may also name a .safetensors file.
+// Shard names must be relative and stay inside the directory ("../x", "/x" are errors).
 SafetensorsFile safetensors_read_dir(const std::string& dir);
 
 }  // namespace lowbit

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs every test: unit tests, hostile-input tests, llama.cpp
+# comparisons (Release), then the same suite under AddressSanitizer + UBSan.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export LOWBIT_SHARED="${LOWBIT_SHARED:-$(cd .. && pwd)/shared}"
+export LOWBIT_NO_PROGRESS=1
+scripts/setup.sh
+jobs=$(nproc)
+
+echo "== Release build and tests"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+ninja -C build -j"$jobs"
+ctest --test-dir build --output-on-failure -j1
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOWBIT_SANITIZE=ON >/dev/null
+ninja -C build-asan -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j1

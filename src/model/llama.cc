@@ -1,0 +1,172 @@
+#include "model/llama.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "kernels/matmul.h"
+#include "kernels/vec_f32.h"
+
+namespace lowbit {
+namespace {
+
+// RMSNorm (Zhang & Sennrich 2019): y = x / sqrt(mean(x^2) + eps) * w. Sum in double, as ggml.
+void rmsnorm(float* out, const float* x, const float* w, int n, float eps) {
+  double ss = 0;
+  for (int i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  const float scale = 1.0f / std::sqrt(static_cast<float>(ss / n) + eps);
+  for (int i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];
+}
+
+// Rotates one head in place by the angles of its position.
+void rope(float* h, const float* cs, const float* sn, int head_dim, RopeLayout layout) {
+  const int half = head_dim / 2;
+  for (int i = 0; i < half; ++i) {
+    const int a = layout == RopeLayout::Interleaved ? 2 * i : i;
+    const int b = layout == RopeLayout::Interleaved ? 2 * i + 1 : i + half;
+    const float x0 = h[a], x1 = h[b];
+    h[a] = x0 * cs[i] - x1 * sn[i];
+    h[b] = x0 * sn[i] + x1 * cs[i];
+  }
+}
+
+}  // namespace
+
+LlamaModel::LlamaModel(const ModelFile& file, int n_ctx)
+    : cfg_(file.config), w_(LlamaWeights::load(file)), n_ctx_(n_ctx > 0 ? n_ctx : file.config.max_seq) {
+  if (n_ctx_ <= 0 || n_ctx_ > (1 << 20)) fail("context size {} is out of range", n_ctx_);
+  const size_t cache = static_cast<size_t>(cfg_.n_layers) * n_ctx_ * cfg_.kv_dim();
+  k_cache_.assign(cache, 0.0f);
+  v_cache_.assign(cache, 0.0f);
+  // Angles as ggml computes them: theta_i = pos * base^(-2i/d), the power built up by
+  // repeated float multiplication (so our rotations match llama.cpp's to the last bits).
+  const int half = cfg_.head_dim / 2;
+  rope_cos_.resize(static_cast<size_t>(n_ctx_) * half);
+  rope_sin_.resize(rope_cos_.size());
+  const float theta_scale = std::pow(cfg_.rope_theta, -2.0f / cfg_.head_dim);
+  for (int p = 0; p < n_ctx_; ++p) {
+    float theta = static_cast<float>(p);
+    for (int i = 0; i < half; ++i) {
+      rope_cos_[static_cast<size_t>(p) * half + i] = std::cos(theta);
+      rope_sin_[static_cast<size_t>(p) * half + i] = std::sin(theta);
+      theta *= theta_scale;
+    }
+  }
+  const size_t B = max_batch_;
+  x_.resize(B * cfg_.dim);
+  xb_.resize(B * std::max(cfg_.dim, cfg_.q_dim()));
+  q_.resize(B * cfg_.q_dim());
+  k_.resize(B * cfg_.kv_dim());
+  v_.resize(B * cfg_.kv_dim());
+  att_out_.resize(B * cfg_.q_dim());
+  proj_.resize(B * cfg_.dim);
+  gate_.resize(B * cfg_.ffn_dim);
+  up_.resize(B * cfg_.ffn_dim);
+}
+
+void LlamaModel::eval(std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits) {
+  const int n = static_cast<int>(tokens.size());
+  if (n == 0) fail("eval: no tokens");
+  if (n_past_ + n > n_ctx_) fail("eval: {} tokens after {} would overflow the context of {}", n, n_past_, n_ctx_);
+  for (int32_t t : tokens)
+    if (t < 0 || t >= cfg_.vocab_size) fail("eval: token id {} is outside the vocabulary (0..{})", t, cfg_.vocab_size - 1);
+  const size_t V = cfg_.vocab_size;
+  logits.resize((all_logits ? n : 1) * V);
+  for (int start = 0; start < n; start += max_batch_) {
+    const int b = std::min(max_batch_, n - start);
+    const bool last = start + b == n;
+    float* out = all_logits ? logits.data() + start * V : (last ? logits.data() : nullptr);
+    forward_batch(tokens.data() + start, b, all_logits, out);
+  }
+}
+
+void LlamaModel::forward_batch(const int32_t* tokens, int n, bool all_logits, float* logits) {
+  const ModelConfig& c = cfg_;
+  const int D = c.dim, QD = c.q_dim(), KD = c.kv_dim(), F = c.ffn_dim, hd = c.head_dim;
+  const int group = c.n_heads / c.n_kv_heads;
+  const int half = hd / 2;
+  const float att_scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const auto& vk = vec_f32();
+
+  for (int t = 0; t < n; ++t)
+    std::copy_n(w_.token_embd + static_cast<size_t>(tokens[t]) * D, D, x_.data() + static_cast<size_t>(t) * D);
+
+  for (int l = 0; l < c.n_layers; ++l) {
+    const LayerWeights& L = w_.layers[l];
+    float* kc = k_cache_.data() + static_cast<size_t>(l) * n_ctx_ * KD;
+    float* vc = v_cache_.data() + static_cast<size_t>(l) * n_ctx_ * KD;
+
+    for (int t = 0; t < n; ++t) rmsnorm(&xb_[t * D], &x_[t * D], L.attn_norm, D, c.norm_eps);
+    matmul_f32(L.wq, D, QD, xb_.data(), n, q_.data());
+    matmul_f32(L.wk, D, KD, xb_.data(), n, k_.data());
+    matmul_f32(L.wv, D, KD, xb_.data(), n, v_.data());
+    if (L.bq) {
+      for (int t = 0; t < n; ++t) {
+        for (int i = 0; i < QD; ++i) q_[t * QD + i] += L.bq[i];
+        for (int i = 0; i < KD; ++i) {
+          k_[t * KD + i] += L.bk[i];
+          v_[t * KD + i] += L.bv[i];
+        }
+      }
+    }
+    for (int t = 0; t < n; ++t) {
+      const int pos = n_past_ + t;
+      const float* cs = &rope_cos_[static_cast<size_t>(pos) * half];
+      const float* sn = &rope_sin_[static_cast<size_t>(pos) * half];
+      for (int h = 0; h < c.n_heads; ++h) rope(&q_[t * QD + h * hd], cs, sn, hd, c.rope_layout);
+      for (int h = 0; h < c.n_kv_heads; ++h) rope(&k_[t * KD + h * hd], cs, sn, hd, c.rope_layout);
+      std::copy_n(&k_[t * KD], KD, kc + static_cast<size_t>(pos) * KD);
+      std::copy_n(&v_[t * KD], KD, vc + static_cast<size_t>(pos) * KD);
+    }
+
+    // Causal attention, one (token, head) pair per task.
+#pragma omp parallel
+    {
+      std::vector<float> sc(n_past_ + n);
+#pragma omp for collapse(2) schedule(static)
+      for (int t = 0; t < n; ++t) {
+        for (int h = 0; h < c.n_heads; ++h) {
+          const int pos = n_past_ + t;
+          const int kvh = h / group;
+          const float* q = &q_[t * QD + h * hd];
+          float mx = -INFINITY;
+          for (int j = 0; j <= pos; ++j) {
+            sc[j] = vk.dot(q, kc + static_cast<size_t>(j) * KD + kvh * hd, hd) * att_scale;
+            mx = std::max(mx, sc[j]);
+          }
+          double sum = 0;
+          for (int j = 0; j <= pos; ++j) {
+            sc[j] = std::exp(sc[j] - mx);
+            sum += sc[j];
+          }
+          const float inv = static_cast<float>(1.0 / sum);
+          float* o = &att_out_[t * QD + h * hd];
+          std::fill_n(o, hd, 0.0f);
+          for (int j = 0; j <= pos; ++j) vk.axpy(sc[j] * inv, vc + static_cast<size_t>(j) * KD + kvh * hd, o, hd);
+        }
+      }
+    }
+    matmul_f32(L.wo, QD, D, att_out_.data(), n, proj_.data());
+    for (size_t i = 0; i < static_cast<size_t>(n) * D; ++i) x_[i] += proj_[i];
+
+    // SwiGLU MLP (Shazeer 2020): down(silu(gate x) * up x).
+    for (int t = 0; t < n; ++t) rmsnorm(&xb_[t * D], &x_[t * D], L.ffn_norm, D, c.norm_eps);
+    matmul_f32(L.w_gate, D, F, xb_.data(), n, gate_.data());
+    matmul_f32(L.w_up, D, F, xb_.data(), n, up_.data());
+    for (size_t i = 0; i < static_cast<size_t>(n) * F; ++i) {
+      const float g = gate_[i];
+      gate_[i] = g / (1.0f + std::exp(-g)) * up_[i];
+    }
+    matmul_f32(L.w_down, F, D, gate_.data(), n, proj_.data());
+    for (size_t i = 0; i < static_cast<size_t>(n) * D; ++i) x_[i] += proj_[i];
+  }
+  n_past_ += n;
+
+  if (!logits) return;
+  const int first = all_logits ? 0 : n - 1;
+  const int rows = n - first;
+  for (int t = first; t < n; ++t) rmsnorm(&xb_[(t - first) * D], &x_[t * D], w_.output_norm, D, c.norm_eps);
+  matmul_f32(w_.output, D, c.vocab_size, xb_.data(), rows, logits);
+}
+
+}  // namespace lowbit
