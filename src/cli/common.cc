@@ -10,8 +10,6 @@
 
 #include "core/error.h"
 
-extern "C" void openblas_set_num_threads(int);
-
 namespace lowbit::cli {
 
 int parse(CLI::App& app, int argc, char** argv) {
@@ -28,8 +26,7 @@ int parse(CLI::App& app, int argc, char** argv) {
 
 void set_threads(int n) {
   if (n <= 0) n = omp_get_num_procs();
-  omp_set_num_threads(n);
-  openblas_set_num_threads(n);
+  omp_set_num_threads(n);  // OpenBLAS stays single-threaded: kernels/matmul.cc splits the work
 }
 
 std::string read_text_file(const std::string& path) {

@@ -51,7 +51,7 @@ Tokenizer::Tokenizer(Vocab vocab) : impl_(std::make_unique<Impl>()) {
     fail("tokenizer: {} tokens is more than 32-bit ids can address", v.tokens.size());
   const int32_t n = static_cast<int32_t>(v.tokens.size());
   for (int32_t* id : {&v.bos, &v.eos, &v.unk, &v.pad})
-    if (*id >= n) *id = -1;
+    if (*id < 0 || *id >= n) *id = -1;
   // A NaN score would break the merge queue's ordering; rank it last instead.
   for (float& s : v.scores)
     if (std::isnan(s)) s = -std::numeric_limits<float>::infinity();
@@ -71,6 +71,17 @@ Tokenizer::Tokenizer(Vocab vocab) : impl_(std::make_unique<Impl>()) {
       if (id < 0) id = t.find(std::string(1, static_cast<char>(b)));
       if (id < 0) id = v.unk;
       t.spm_byte[b] = id;
+    }
+    for (const std::string& tok : v.tokens) {
+      const std::string_view s(tok);
+      size_t prev = 0, prev_n = 0;
+      for (size_t off = 0; off < s.size();) {
+        const size_t len = std::min(unicode::utf8_len(s[off]), s.size() - off);
+        if (off > 0) t.spm_pairs.insert(spm_char_pair(s.substr(prev, prev_n), s.substr(off, len)));
+        prev = off;
+        prev_n = len;
+        off += len;
+      }
     }
   } else {
     t.pre = pre_tokenizer_from_name(v.pre);

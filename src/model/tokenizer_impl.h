@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/vocab.h"
@@ -21,6 +22,10 @@ struct TokenizerState {
   std::unordered_map<std::string_view, int32_t> merge_rank;   // "left right" -> rank
   std::vector<int32_t> specials;        // control/user-defined/unknown ids, longest text first
   std::array<int32_t, 256> spm_byte{};  // SPM byte fallback per byte, -1 if none
+  // SPM: every pair of adjacent characters found inside some token (spm_char_pair keys). No
+  // merge can span a boundary between two characters not in here, so the text is segmented
+  // there and each piece merged on its own: same result, small cache-friendly queues.
+  std::unordered_set<uint64_t> spm_pairs;
   PreTokenizer pre = PreTokenizer::Default;
   bool ignore_merges = false;           // llama-3: a word that is a token is not merged
 
@@ -40,6 +45,17 @@ struct TokenizerState {
     return it == merge_rank.end() ? -1 : it->second;
   }
 };
+
+// Key of two adjacent characters (each 1..4 bytes). Collisions only merge keys, which can
+// only make a boundary look mergeable: never a wrong split.
+inline uint64_t spm_char_pair(std::string_view a, std::string_view b) {
+  uint64_t k = 0;
+  for (char c : a) k = k << 8 | static_cast<uint8_t>(c);
+  k <<= 32;
+  uint32_t lo = 0;
+  for (char c : b) lo = lo << 8 | static_cast<uint8_t>(c);
+  return k | lo;
+}
 
 // text has had its spaces replaced by U+2581 (and the prefix added) already.
 void spm_tokenize(const TokenizerState& t, std::string_view text, std::vector<int32_t>& out);

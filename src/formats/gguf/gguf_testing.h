@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -80,6 +82,7 @@ inline std::string error_of(const std::function<void()>& f) {
   try {
     f();
   } catch (const Error& e) {
+    if (std::getenv("GGUF_TEST_SHOW_ERRORS")) std::fprintf(stderr, "  error: %s\n", e.what());
     return e.what();
   }
   ADD_FAILURE() << "expected a lowbit::Error";
@@ -137,7 +140,9 @@ inline void expect_file_eq(const GgufFile& a, const GgufFile& b) {
     EXPECT_EQ(x.type, y.type) << x.name;
     EXPECT_EQ(x.ne, y.ne) << x.name;
     ASSERT_EQ(x.nbytes, y.nbytes) << x.name;
-    if (x.nbytes) EXPECT_EQ(0, std::memcmp(x.data, y.data, x.nbytes)) << x.name;
+    if (x.nbytes) {
+      EXPECT_EQ(0, std::memcmp(x.data, y.data, x.nbytes)) << x.name;
+    }
   }
 }
 

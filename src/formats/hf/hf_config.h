@@ -1,6 +1,9 @@
 // Hugging Face config.json for the LLaMA family: LlamaForCausalLM, MistralForCausalLM,
 // Qwen2ForCausalLM (qkv bias). Only the fields a decoder needs; unknown architectures and
-// missing/absurd fields are an Error naming the file and field.
+// missing/absurd fields are an Error naming the file and field, as are fields of the wrong
+// JSON type and features the decoder does not implement (rope_scaling other than "default",
+// hidden_act other than silu, mlp_bias, use_sliding_window). Mistral's sliding_window is
+// ignored: it changes nothing until the context outgrows the window.
 #pragma once
 
 #include <string>

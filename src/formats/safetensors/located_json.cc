@@ -30,6 +30,10 @@ LocatedJson::LocatedJson(std::string_view text, std::string file, uint64_t base,
           fail_at(base_, "header", fmt::format("JSON nests deeper than {} levels", max_depth));
         return true;
       };
+  // nlohmann's lexer takes a NUL byte for the end of input and would ignore what follows;
+  // JSON never holds a raw NUL (strings escape it), so refuse it here.
+  if (const size_t nul = text.find('\0'); nul != std::string_view::npos)
+    fail_at(base_ + nul, "header", "invalid JSON: NUL byte");
   try {
     value_ = nlohmann::json::parse(text.begin(), text.end(), depth_cap);
   } catch (const nlohmann::json::parse_error& e) {
@@ -74,9 +78,14 @@ void LocatedJson::index_keys(std::string_view text) {
       if (depth == 0 || depth > 2 || !stack.back().object || !stack.back().expect_key || !stack[0].object)
         continue;
       const std::string_view raw = text.substr(start + 1, end - start - 2);
-      std::string key = raw.find('\\') == std::string_view::npos
-                            ? std::string(raw)
-                            : nlohmann::json::parse(text.substr(start, end - start)).get<std::string>();
+      std::string key(raw);
+      if (raw.find('\\') != std::string_view::npos) {
+        try {
+          key = nlohmann::json::parse(text.substr(start, end - start)).get<std::string>();
+        } catch (const nlohmann::json::exception&) {   // cannot happen on text nlohmann accepted
+          fail_at(base_ + start, "header", "invalid JSON string");
+        }
+      }
       const uint64_t at = base_ + start;
       if (depth == 1) {
         if (!top_.emplace(key, at).second) fail_at(at, key, "appears twice");
@@ -109,14 +118,15 @@ void LocatedJson::fail_at(uint64_t offset, std::string_view field, const std::st
 std::string printable(std::string_view s) {
   constexpr size_t kMax = 200;
   std::string out;
-  for (size_t i = 0; i < s.size() && out.size() < kMax; ++i) {
+  size_t i = 0;
+  for (; i < s.size() && out.size() < kMax; ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x20 || c == 0x7f)
       out += fmt::format("\\x{:02x}", c);
     else
       out += static_cast<char>(c);
   }
-  if (out.size() >= kMax) out += "...";
+  if (i < s.size()) out += "...";
   return out;
 }
 

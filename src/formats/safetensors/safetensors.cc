@@ -127,7 +127,7 @@ void parse_metadata(const LocatedJson& hdr, const nlohmann::json& m, Safetensors
 TensorRef SafetensorsTensor::ref() const {
   const DtypeTraits* d = find_dtype(dtype);
   if (!d || !d->ggml)
-    fail("{}: tensor '{}': dtype {} is not one lowbit computes with (F32, F16, BF16)", file, name, dtype);
+    fail("{}: tensor '{}': dtype {} is not one lowbit computes with (F32, F16, BF16)", file, printable(name), dtype);
   TensorRef r;
   r.name = name;
   r.type = *d->ggml;
@@ -184,7 +184,7 @@ SafetensorsFile safetensors_read(const std::string& path) {
       const std::string& name = out.tensors[s.tensor].name;
       hdr.fail_at(hdr.offset_of(name, "data_offsets"), name + ".data_offsets",
                   fmt::format("bytes [{}, {}) overlap tensor '{}' at [{}, {})", s.begin, s.end,
-                              out.tensors[prev->tensor].name, prev->begin, prev->end));
+                              printable(out.tensors[prev->tensor].name), prev->begin, prev->end));
     }
     if (!prev || s.end > prev->end) prev = &s;
   }

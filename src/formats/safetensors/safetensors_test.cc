@@ -222,6 +222,9 @@ TEST(SafetensorsHostile, InvalidJsonNamesTheFile) {
   expect_error([&] { safetensors_read(path); }, {path, "invalid JSON"});
   write_file(path, st_bytes("", ""));
   expect_error([&] { safetensors_read(path); }, {path, "invalid JSON"});
+  // nlohmann stops at a NUL byte; what follows must not be silently ignored.
+  write_file(path, st_bytes(std::string("{}\0{\"x\"", 7), ""));
+  expect_error([&] { safetensors_read(path); }, {path, "byte offset 10", "NUL byte"});
 }
 
 TEST(SafetensorsHostile, DeepNestingIsRefused) {
