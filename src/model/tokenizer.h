@@ -1,8 +1,11 @@
 // Text <-> token ids, built from a Vocab, matching llama.cpp's tokenizers:
 //  - SPM (llm_tokenizer_spm): optional "▁" prefix, spaces -> "▁", greedy bigram merges by
 //    piece score, byte fallback (<0xNN>) for characters not in the vocab.
-//  - BPE (llm_tokenizer_bpe): pre-tokenizer regex per Vocab::pre ("gpt-2" family and
-//    "llama-bpe"), GPT-2 byte-to-unicode map, merges applied by rank.
+//  - BPE (llm_tokenizer_bpe): pre-tokenizer regex per Vocab::pre ("default", the "gpt-2",
+//    "llama-bpe" and "starcoder" families; see model/tokenizer_pretokenize.h), GPT-2
+//    byte-to-unicode map, merges applied by rank. Other pre names: the constructor throws Error.
+// Verified id-for-id against llama.cpp (node-llama-cpp 3.21.1) on tok512, the 32k LLaMA SPM
+// vocab and the tinystories BPE vocab (pre gpt-2 / default / llama-bpe / starcoder).
 #pragma once
 
 #include <cstdint>

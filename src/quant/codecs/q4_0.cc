@@ -1,5 +1,4 @@
 // Q4_0: 32 weights, one f16 scale, x = d * (q - 8). See blocks.h for the byte layout.
-#include <algorithm>
 #include <cmath>
 
 #include "core/half.h"
@@ -29,8 +28,8 @@ void quantize_q4_0_ref(const float* x, BlockQ4_0* y, int64_t nb) {
       const float x0 = x[j] * id;
       const float x1 = x[kQK32 / 2 + j] * id;
       // Truncation of a value in [0.5, 16.5]: round-half-up of x*id + 8.
-      const uint8_t xi0 = static_cast<uint8_t>(std::min(15, static_cast<int>(x0 + 8.5f)));
-      const uint8_t xi1 = static_cast<uint8_t>(std::min(15, static_cast<int>(x1 + 8.5f)));
+      const int xi0 = trunc_code(x0 + 8.5f, 15);
+      const int xi1 = trunc_code(x1 + 8.5f, 15);
       y[i].qs[j] = static_cast<uint8_t>(xi0 | (xi1 << 4));
     }
   }

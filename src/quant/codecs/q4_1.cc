@@ -1,5 +1,4 @@
 // Q4_1: 32 weights, f16 scale and min, x = d * q + m. See blocks.h for the byte layout.
-#include <algorithm>
 #include <cfloat>
 #include <cmath>
 
@@ -27,8 +26,8 @@ void quantize_q4_1_ref(const float* x, BlockQ4_1* y, int64_t nb) {
     for (int j = 0; j < kQK32 / 2; ++j) {
       const float x0 = (x[j] - min) * id;
       const float x1 = (x[kQK32 / 2 + j] - min) * id;
-      const uint8_t xi0 = static_cast<uint8_t>(std::min(15, static_cast<int>(x0 + 0.5f)));
-      const uint8_t xi1 = static_cast<uint8_t>(std::min(15, static_cast<int>(x1 + 0.5f)));
+      const int xi0 = trunc_code(x0 + 0.5f, 15);
+      const int xi1 = trunc_code(x1 + 0.5f, 15);
       y[i].qs[j] = static_cast<uint8_t>(xi0 | (xi1 << 4));
     }
   }

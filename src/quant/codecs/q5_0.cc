@@ -1,6 +1,5 @@
 // Q5_0: 32 weights, one f16 scale, x = d * (q - 16), the fifth bits gathered in qh.
 // See blocks.h for the byte layout.
-#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -41,7 +40,7 @@ void quantize_q5_0_ref(const float* x, BlockQ5_0* y, int64_t nb) {
     const float id = d != 0 ? 1.0f / d : 0.0f;
     y[i].d = f32_to_f16(d);
     for (int j = 0; j < kQK32; ++j)
-      L[j] = static_cast<uint8_t>(std::min(31, static_cast<int>(x[j] * id + 16.5f)));
+      L[j] = static_cast<uint8_t>(trunc_code(x[j] * id + 16.5f, 31));
     pack_q5(L, y[i].qs, y[i].qh);
   }
 }

@@ -38,8 +38,9 @@ void quantize_q5_1_ref(const float* x, BlockQ5_1* y, int64_t nb) {
     const float id = d != 0 ? 1.0f / d : 0.0f;
     y[i].d = f32_to_f16(d);
     y[i].m = f32_to_f16(min);
-    // (x - min) * id lies in [0, 31] up to rounding, so no clamp (ggml has none either).
-    for (int j = 0; j < kQK32; ++j) L[j] = static_cast<uint8_t>((x[j] - min) * id + 0.5f);
+    // (x - min) * id lies in [0, 31] up to rounding: ggml does not clamp, trunc_code only
+    // guards non-finite input.
+    for (int j = 0; j < kQK32; ++j) L[j] = static_cast<uint8_t>(trunc_code((x[j] - min) * id + 0.5f, 31));
     pack_q5(L, y[i].qs, y[i].qh);
   }
 }

@@ -19,7 +19,7 @@ float quantize_block_8bit(const float* x, int8_t* qs) {
   for (int j = 0; j < kQK32; ++j) amax = std::max(amax, std::fabs(x[j]));
   const float d = amax / 127;
   const float id = d != 0 ? 1.0f / d : 0.0f;
-  for (int j = 0; j < kQK32; ++j) qs[j] = static_cast<int8_t>(std::round(x[j] * id));
+  for (int j = 0; j < kQK32; ++j) qs[j] = round_code_int8(x[j] * id);
   return d;
 }
 

@@ -187,5 +187,29 @@ TEST(RoundTrip, ActivationFormatsCarryTheirSums) {
   }
 }
 
+// Non-finite or enormous input is garbage in, but never undefined behaviour, and it stays in
+// its block: the other blocks of the row come out as if quantized alone.
+TEST(RoundTrip, NonFiniteInputStaysInItsBlock) {
+  std::mt19937 rng(31);
+  int n = 0;
+  const QuantCodec* all = all_codecs(&n);
+  for (int c = 0; c < n; ++c) {
+    const GgmlType t = all[c].type;
+    SCOPED_TRACE(testing::type_name(t));
+    std::vector<float> x = make_row(RowKind::Normal, 1024, rng);
+    x[3] = NAN;
+    x[256 + 7] = INFINITY;
+    x[256 + 9] = -INFINITY;
+    const std::vector<float> y = round_trip(t, x);
+    const std::vector<float> tail(x.begin() + 512, x.end());
+    const std::vector<float> y_tail = round_trip(t, tail);
+    for (int i = 0; i < 512; ++i) ASSERT_EQ(f32_bits(y[512 + i]), f32_bits(y_tail[i])) << i;
+    // Values at the edge of float's range: scales overflow f16 to inf (as in ggml), no crash.
+    std::vector<float> huge = make_row(RowKind::Normal, 1024, rng);
+    for (auto& v : huge) v *= 3e37f;
+    (void)round_trip(t, huge);
+  }
+}
+
 }  // namespace
 }  // namespace lowbit

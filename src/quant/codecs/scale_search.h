@@ -16,6 +16,7 @@
 // *_impl paths (see each codec).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -31,6 +32,21 @@ inline int nearest_int(float x) {
   int32_t i;
   std::memcpy(&i, &v, sizeof(i));
   return (i & 0x007fffff) - 0x00400000;
+}
+
+// ggml's MIN(hi, (int8_t)v) / (uint8_t)v for the v >= 0 of its round-half-up code formulas
+// (x*id + 8.5 and the like), minus the undefined behaviour of converting NaN or out-of-range
+// floats (non-finite input): those give 0 or hi. Identical to ggml for every finite input.
+inline int trunc_code(float v, int hi) {
+  if (!(v >= 0)) return 0;
+  if (v >= static_cast<float>(hi)) return hi;
+  return static_cast<int>(v);
+}
+
+// round(v) (half away from zero, C's roundf) as an int8 code in -127..127, NaN giving -127.
+// ggml converts roundf(v) directly; for its |v| <= 127 (plus rounding) the results agree.
+inline int8_t round_code_int8(float v) {
+  return static_cast<int8_t>(std::round(std::fmin(std::fmax(v, -127.f), 127.f)));
 }
 
 // Index of the grid value nearest to x in a sorted grid of n (a power of two) int8 values;

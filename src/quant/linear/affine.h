@@ -91,8 +91,8 @@ inline uint8_t q_to_code(int32_t q, const QuantScheme& s) { return static_cast<u
 //               Rounding z shifts the grid by under s/2, so an end of [lo, hi] may sit up to
 //               s/2 outside the grid and is clamped onto the nearest end: still |x − x̂| ≤ s/2
 //               for every x in [min, max].
-// Scales below FLT_MIN (all-zero or subnormal data) are raised to FLT_MIN: the grid then
-// still covers the data and 1/s stays finite.
+// Scales below FLT_MIN (all-zero or subnormal data) are raised to FLT_MIN: a larger scale
+// still covers the data, and a scale never loses precision as a subnormal.
 AffineParams affine_params(float min, float max, const QuantScheme& scheme);
 
 // round(clamp(x / s, lo, hi)) with integer bounds lo = qmin − z, hi = qmax − z: the code
