@@ -81,7 +81,7 @@ ConvertStats convert_to_gguf(const ModelFile& in, const std::string& out_path, G
   ConvertStats st;
   Progress bar("convert", in.tensors.size(), progress);
   for (const TensorRef& t : in.tensors) {
-    auto f32 = tensor_to_f32(t, in.path);
+    auto f32 = tensor_dequantize(t, in.path);
     const uint64_t n = t.n_elements();
     const GgmlType tt = t.ne.size() == 1 ? GgmlType::F32 : type;
     std::vector<uint8_t> bytes = encode(f32.get(), n, tt);

@@ -80,6 +80,7 @@ Vocab vocab_from_gguf(const GgufFile& f, const std::string& path) {
     const auto* val = f.find(k);
     if (!val) return def;
     const int64_t x = val->as_i64(k);
+    if (x == -1 || x == 0xFFFFFFFFll) return -1;  // llama.cpp writes "no such token" as u32 -1
     if (x < 0 || static_cast<uint64_t>(x) >= n) fail("{}: '{}' = {} is not a token id (vocab has {})", path, k, x, n);
     return static_cast<int32_t>(x);
   };

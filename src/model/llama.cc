@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "kernels/matmul.h"
+#include "kernels/qmatmul.h"
 #include "kernels/vec_f32.h"
 
 namespace lowbit {
@@ -89,7 +89,7 @@ void LlamaModel::forward_batch(const int32_t* tokens, int n, bool all_logits, fl
   const auto& vk = vec_f32();
 
   for (int t = 0; t < n; ++t)
-    std::copy_n(w_.token_embd + static_cast<size_t>(tokens[t]) * D, D, x_.data() + static_cast<size_t>(t) * D);
+    w_.embed(tokens[t], x_.data() + static_cast<size_t>(t) * D);
 
   for (int l = 0; l < c.n_layers; ++l) {
     const LayerWeights& L = w_.layers[l];
@@ -97,9 +97,9 @@ void LlamaModel::forward_batch(const int32_t* tokens, int n, bool all_logits, fl
     float* vc = v_cache_.data() + static_cast<size_t>(l) * n_ctx_ * KD;
 
     for (int t = 0; t < n; ++t) rmsnorm(&xb_[t * D], &x_[t * D], L.attn_norm, D, c.norm_eps);
-    matmul_f32(L.wq, D, QD, xb_.data(), n, q_.data());
-    matmul_f32(L.wk, D, KD, xb_.data(), n, k_.data());
-    matmul_f32(L.wv, D, KD, xb_.data(), n, v_.data());
+    qmatmul(L.wq, xb_.data(), n, q_.data(), qscratch_);
+    qmatmul(L.wk, xb_.data(), n, k_.data(), qscratch_);
+    qmatmul(L.wv, xb_.data(), n, v_.data(), qscratch_);
     if (L.bq) {
       for (int t = 0; t < n; ++t) {
         for (int i = 0; i < QD; ++i) q_[t * QD + i] += L.bq[i];
@@ -146,18 +146,18 @@ void LlamaModel::forward_batch(const int32_t* tokens, int n, bool all_logits, fl
         }
       }
     }
-    matmul_f32(L.wo, QD, D, att_out_.data(), n, proj_.data());
+    qmatmul(L.wo, att_out_.data(), n, proj_.data(), qscratch_);
     for (size_t i = 0; i < static_cast<size_t>(n) * D; ++i) x_[i] += proj_[i];
 
     // SwiGLU MLP (Shazeer 2020): down(silu(gate x) * up x).
     for (int t = 0; t < n; ++t) rmsnorm(&xb_[t * D], &x_[t * D], L.ffn_norm, D, c.norm_eps);
-    matmul_f32(L.w_gate, D, F, xb_.data(), n, gate_.data());
-    matmul_f32(L.w_up, D, F, xb_.data(), n, up_.data());
+    qmatmul(L.w_gate, xb_.data(), n, gate_.data(), qscratch_);
+    qmatmul(L.w_up, xb_.data(), n, up_.data(), qscratch_);
     for (size_t i = 0; i < static_cast<size_t>(n) * F; ++i) {
       const float g = gate_[i];
       gate_[i] = g / (1.0f + std::exp(-g)) * up_[i];
     }
-    matmul_f32(L.w_down, F, D, gate_.data(), n, proj_.data());
+    qmatmul(L.w_down, gate_.data(), n, proj_.data(), qscratch_);
     for (size_t i = 0; i < static_cast<size_t>(n) * D; ++i) x_[i] += proj_[i];
   }
   n_past_ += n;
@@ -166,7 +166,7 @@ void LlamaModel::forward_batch(const int32_t* tokens, int n, bool all_logits, fl
   const int first = all_logits ? 0 : n - 1;
   const int rows = n - first;
   for (int t = first; t < n; ++t) rmsnorm(&xb_[(t - first) * D], &x_[t * D], w_.output_norm, D, c.norm_eps);
-  matmul_f32(w_.output, D, c.vocab_size, xb_.data(), rows, logits);
+  qmatmul(w_.output, xb_.data(), rows, logits, qscratch_);
 }
 
 }  // namespace lowbit

@@ -20,6 +20,7 @@ class LlamaModel {
   const ModelConfig& config() const { return cfg_; }
   int n_ctx() const { return n_ctx_; }
   int n_past() const { return n_past_; }
+  const LlamaWeights& weights() const { return w_; }
   void reset() { n_past_ = 0; }
 
   // Runs tokens at positions n_past()..; appends to the KV cache. Writes logits for every
@@ -37,7 +38,8 @@ class LlamaModel {
   std::vector<float> rope_cos_, rope_sin_; // [pos][head_dim/2]
   int max_batch_ = 256;
   // Scratch, sized for max_batch_.
-  std::vector<float> x_, xb_, q_, k_, v_, att_out_, proj_, gate_, up_, scores_;
+  std::vector<float> x_, xb_, q_, k_, v_, att_out_, proj_, gate_, up_;
+  std::vector<uint8_t> qscratch_;   // activations in the weights' partner format
 };
 
 }  // namespace lowbit

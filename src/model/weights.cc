@@ -5,68 +5,95 @@
 
 #include "core/error.h"
 #include "core/half.h"
+#include "kernels/qdot.h"
+#include "quant/codecs/codec.h"
 
 namespace lowbit {
+namespace {
+
+void check_finite(const float* x, uint64_t n, const TensorRef& t, const std::string& source) {
+  for (uint64_t i = 0; i < n; ++i)
+    if (!std::isfinite(x[i])) fail("{}: tensor '{}' has a non-finite value ({}) at element {}", source, t.name, x[i], i);
+}
+
+}  // namespace
 
 std::unique_ptr<float[]> tensor_to_f32(const TensorRef& t, const std::string& source) {
+  if (t.type != GgmlType::F32 && t.type != GgmlType::F16 && t.type != GgmlType::BF16)
+    fail("{}: tensor '{}' has type {}; a float type was expected", source, t.name, ggml_type_name(t.type));
+  return tensor_dequantize(t, source);
+}
+
+std::unique_ptr<float[]> tensor_dequantize(const TensorRef& t, const std::string& source) {
   const uint64_t n = t.n_elements();
   auto out = std::make_unique<float[]>(n);
-  switch (t.type) {
-    case GgmlType::F32: std::memcpy(out.get(), t.data, n * 4); break;
-    case GgmlType::F16:
-      for (uint64_t i = 0; i < n; ++i) {
-        uint16_t h;
-        std::memcpy(&h, t.data + 2 * i, 2);
-        out[i] = f16_to_f32(h);
-      }
-      break;
-    case GgmlType::BF16:
-      for (uint64_t i = 0; i < n; ++i) {
-        uint16_t h;
-        std::memcpy(&h, t.data + 2 * i, 2);
-        out[i] = bf16_to_f32(h);
-      }
-      break;
-    default:
-      fail("{}: tensor '{}' has type {}, which the fp32 forward pass cannot use", source, t.name,
-           ggml_type_name(t.type));
+  if (t.type == GgmlType::F32) {
+    std::memcpy(out.get(), t.data, n * 4);
+  } else {
+    const QuantCodec* c = codec_for(t.type);
+    if (!c || !c->dequantize_row) fail("{}: tensor '{}' has type {}, which lowbit cannot read", source, t.name, ggml_type_name(t.type));
+    const int64_t row = t.ne.empty() ? 1 : t.ne[0];
+    dequantize_tensor(t.type, t.data, out.get(), static_cast<int64_t>(n / row), row);
   }
-  for (uint64_t i = 0; i < n; ++i)
-    if (!std::isfinite(out[i]))
-      fail("{}: tensor '{}' has a non-finite value ({}) at element {}", source, t.name, out[i], i);
+  check_finite(out.get(), n, t, source);
   return out;
 }
 
 LlamaWeights LlamaWeights::load(const ModelFile& m) {
   LlamaWeights w;
-  auto get = [&](const std::string& name) -> const float* {
-    w.owned.push_back(tensor_to_f32(m.get(name), m.path));
+  auto vec = [&](const std::string& name) -> const float* {
+    w.owned.push_back(tensor_dequantize(m.get(name), m.path));
     return w.owned.back().get();
   };
+  auto mat = [&](const std::string& name) -> QMatrix {
+    const TensorRef& t = m.get(name);
+    QMatrix q{t.type, t.data, t.ne[0], t.ne[1], 0};
+    ggml_row_bytes(t.type, static_cast<uint64_t>(t.ne[0]), &q.row_bytes);  // shape checked at open
+    if (t.type == GgmlType::F32 || t.type == GgmlType::F16 || t.type == GgmlType::BF16) {
+      // Float weights are scanned for NaN/Inf once (quantized files were checked when written).
+      tensor_to_f32(t, m.path);
+    }
+    if (t.type != GgmlType::F32 && !find_qdot(t.type, Isa::Avx512))
+      fail("{}: tensor '{}' has type {}, which lowbit cannot run yet", m.path, name, ggml_type_name(t.type));
+    return q;
+  };
   const ModelConfig& c = m.config;
-  w.token_embd = get("token_embd.weight");
-  w.output_norm = get("output_norm.weight");
-  w.output = c.tied_embeddings ? w.token_embd : get("output.weight");
+  w.token_embd = mat("token_embd.weight");
+  w.output_norm = vec("output_norm.weight");
+  w.output = c.tied_embeddings ? w.token_embd : mat("output.weight");
   for (int l = 0; l < c.n_layers; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     LayerWeights L{};
-    L.attn_norm = get(p + "attn_norm.weight");
-    L.wq = get(p + "attn_q.weight");
-    L.wk = get(p + "attn_k.weight");
-    L.wv = get(p + "attn_v.weight");
-    L.wo = get(p + "attn_output.weight");
+    L.attn_norm = vec(p + "attn_norm.weight");
+    L.wq = mat(p + "attn_q.weight");
+    L.wk = mat(p + "attn_k.weight");
+    L.wv = mat(p + "attn_v.weight");
+    L.wo = mat(p + "attn_output.weight");
     if (c.qkv_bias) {
-      L.bq = get(p + "attn_q.bias");
-      L.bk = get(p + "attn_k.bias");
-      L.bv = get(p + "attn_v.bias");
+      L.bq = vec(p + "attn_q.bias");
+      L.bk = vec(p + "attn_k.bias");
+      L.bv = vec(p + "attn_v.bias");
     }
-    L.ffn_norm = get(p + "ffn_norm.weight");
-    L.w_gate = get(p + "ffn_gate.weight");
-    L.w_up = get(p + "ffn_up.weight");
-    L.w_down = get(p + "ffn_down.weight");
+    L.ffn_norm = vec(p + "ffn_norm.weight");
+    L.w_gate = mat(p + "ffn_gate.weight");
+    L.w_up = mat(p + "ffn_up.weight");
+    L.w_down = mat(p + "ffn_down.weight");
     w.layers.push_back(L);
   }
   return w;
+}
+
+void LlamaWeights::embed(int32_t token, float* out) const {
+  const uint8_t* row = token_embd.data + static_cast<uint64_t>(token) * token_embd.row_bytes;
+  if (token_embd.type == GgmlType::F32) std::memcpy(out, row, token_embd.in * 4);
+  else codec_for(token_embd.type)->dequantize_row(row, out, token_embd.in);
+}
+
+uint64_t LlamaWeights::matrix_bytes() const {
+  uint64_t b = output.row_bytes * output.out;
+  for (const auto& L : layers)
+    for (const QMatrix* q : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) b += q->row_bytes * q->out;
+  return b;
 }
 
 }  // namespace lowbit

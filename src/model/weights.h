@@ -1,33 +1,39 @@
-// The decoder's weights as the fp32 forward pass reads them. F32 tensors are used in place
-// (from the memory map); F16/BF16 tensors are widened once into owned buffers.
+// The decoder's weights as the forward pass reads them: matrices stay in their stored
+// type, in place in the memory map (no fp32 copy); only the small 1-D tensors (norms,
+// biases) are widened to fp32.
 #pragma once
 
 #include <memory>
 #include <vector>
 
+#include "kernels/qmatmul.h"
 #include "model/model_file.h"
 
 namespace lowbit {
 
 struct LayerWeights {
   const float* attn_norm;
-  const float *wq, *wk, *wv, *wo;
+  QMatrix wq, wk, wv, wo;
   const float *bq = nullptr, *bk = nullptr, *bv = nullptr;
   const float* ffn_norm;
-  const float *w_gate, *w_up, *w_down;
+  QMatrix w_gate, w_up, w_down;
 };
 
 struct LlamaWeights {
-  const float* token_embd;
+  QMatrix token_embd;    // rows looked up one at a time
   const float* output_norm;
-  const float* output;   // == token_embd when tied
+  QMatrix output;        // == token_embd when tied
   std::vector<LayerWeights> layers;
   std::vector<std::unique_ptr<float[]>> owned;
 
   static LlamaWeights load(const ModelFile& m);
+  void embed(int32_t token, float* out) const;   // dequantizes one row of token_embd
+  uint64_t matrix_bytes() const;                  // bytes of weights read per token
 };
 
-// Widens any float tensor (F32/F16/BF16) to fp32; Error for other types. Checks for NaN/Inf.
+// Widens any float tensor (F32/F16/BF16) to fp32; Error for other types or NaN/Inf.
 std::unique_ptr<float[]> tensor_to_f32(const TensorRef& t, const std::string& source);
+// Any tensor with a codec to fp32 (dequantized); Error for NaN/Inf.
+std::unique_ptr<float[]> tensor_dequantize(const TensorRef& t, const std::string& source);
 
 }  // namespace lowbit

@@ -7,6 +7,11 @@
 //   repeated per row) that turn the scale search into a weighted least-squares fit; nullptr
 //   means the type's reference (unweighted) rounding.
 // dequantize_row: blocks -> n floats, exactly as ggml's dequantize_row_<type>.
+// Quantization writes llama.cpp's bytes (llama-quantize without an imatrix for nullptr
+// importance; ggml's quantize_row_<type>_impl with one). Non-finite input gives unspecified
+// codes in its own block, never undefined behaviour; a scale beyond f16's range becomes inf,
+// as in ggml. The float arithmetic follows ggml's operation order: build without FMA
+// contraction (the x86-64 baseline has no FMA) or results drift from llama.cpp's by an ulp.
 #pragma once
 
 #include <cstdint>

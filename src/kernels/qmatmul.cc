@@ -1,0 +1,62 @@
+#include "kernels/qmatmul.h"
+
+#include <omp.h>
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "kernels/matmul.h"
+#include "kernels/qdot.h"
+#include "quant/codecs/codec.h"
+
+namespace lowbit {
+
+void qmatmul(const QMatrix& W, const float* X, int64_t T, float* Y, std::vector<uint8_t>& scratch) {
+  if (W.type == GgmlType::F32) {
+    matmul_f32(reinterpret_cast<const float*>(W.data), W.in, W.out, X, T, Y);
+    return;
+  }
+  const QDotKernel* k = find_qdot(W.type, active_isa());
+  if (!k) fail("no matrix kernel for weight type {}", ggml_type_name(W.type));
+  const GgmlType at = act_type_for(W.type);
+  uint64_t arow = 0;
+  if (!ggml_row_bytes(at, W.in, &arow)) fail("row length {} does not fit activation type {}", W.in, ggml_type_name(at));
+  scratch.resize(arow * T);
+  uint8_t* A = scratch.data();
+  const int64_t work = W.in * W.out * T;
+  const int threads = work < (1 << 16) ? 1 : omp_get_max_threads();
+#pragma omp parallel num_threads(threads)
+  {
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < T; ++t) quantize_activation_row(at, X + t * W.in, A + t * arow, W.in);
+    // Tiles of 16 weight rows: each tile is read from memory once per batch.
+    constexpr int64_t kRows = 16;
+    const int64_t tiles = (W.out + kRows - 1) / kRows;
+    const VecDotFn dot = k->dot;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t tile = 0; tile < tiles; ++tile) {
+      const int64_t o0 = tile * kRows, o1 = std::min(W.out, o0 + kRows);
+      for (int64_t t = 0; t < T; ++t) {
+        const uint8_t* a = A + t * arow;
+        float* y = Y + t * W.out;
+        for (int64_t o = o0; o < o1; ++o) y[o] = dot(W.in, W.data + o * W.row_bytes, a);
+      }
+    }
+  }
+}
+
+void qmatmul__ref(const QMatrix& W, const float* X, int64_t T, float* Y) {
+  std::vector<float> row(W.in);
+  const QuantCodec* c = codec_for(W.type);
+  for (int64_t o = 0; o < W.out; ++o) {
+    if (W.type == GgmlType::F32) std::copy_n(reinterpret_cast<const float*>(W.data + o * W.row_bytes), W.in, row.data());
+    else c->dequantize_row(W.data + o * W.row_bytes, row.data(), W.in);
+    for (int64_t t = 0; t < T; ++t) {
+      double s = 0;
+      for (int64_t i = 0; i < W.in; ++i) s += static_cast<double>(row[i]) * X[t * W.in + i];
+      Y[t * W.out + o] = static_cast<float>(s);
+    }
+  }
+}
+
+}  // namespace lowbit

@@ -1,0 +1,27 @@
+// Matrix products straight from stored weights, whatever their type: Y[t][o] = W[o] · X[t].
+// F32 weights go to OpenBLAS; every other type quantizes each activation row once to the
+// weight type's partner format (qdot.h: act_type_for) and runs the type's dot kernel over
+// tiles of weight rows x tokens, so a tile of weight rows stays in cache across the batch.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/ggml_type.h"
+
+namespace lowbit {
+
+struct QMatrix {
+  GgmlType type = GgmlType::F32;
+  const uint8_t* data = nullptr;
+  int64_t in = 0, out = 0;      // row length, rows
+  uint64_t row_bytes = 0;
+};
+
+// Scratch is reused between calls (activation rows in the partner format).
+void qmatmul(const QMatrix& W, const float* X, int64_t T, float* Y, std::vector<uint8_t>& scratch);
+
+// Plain reference: dequantize each row and dot in double. For tests.
+void qmatmul__ref(const QMatrix& W, const float* X, int64_t T, float* Y);
+
+}  // namespace lowbit
