@@ -6,6 +6,7 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> k = {
       {"inspect", "show a model's metadata, tensors, types, parameter count and bits per weight", cmd_inspect},
       {"convert", "convert llama2.c / Hugging Face / GGUF to GGUF (f32, f16, bf16)", cmd_convert},
+      {"quantize", "quantize to llama.cpp block formats with named mixes (Q4_K_M, Q8_0, ...)", cmd_quantize},
       {"run", "generate text from a prompt (greedy or sampled), with tokens per second", cmd_run},
       {"perplexity", "perplexity over a text file, llama-perplexity style; save logits / KL divergence", cmd_perplexity},
   };

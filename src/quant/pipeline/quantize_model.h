@@ -1,0 +1,46 @@
+// Whole-model quantization to GGUF: every tensor is read (any source format, any codec),
+// widened to fp32 in GGUF layout (HF q/k rows permuted to llama.cpp's RoPE order), given a
+// type by the mix (preset rules, then --tensor-type overrides, then row-length fallback),
+// quantized (optionally importance-weighted), and written atomically with llama.cpp's
+// metadata. Float "mixes" (F32/F16/BF16) make this the converter too.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/ggml_type.h"
+#include "model/model_file.h"
+
+namespace lowbit {
+
+struct QuantizeOptions {
+  std::string mix = "Q4_K_M";
+  std::vector<std::string> overrides;   // "PATTERN=TYPE"
+  bool progress = true;
+};
+
+struct TensorReport {
+  std::string name;
+  GgmlType type;
+  std::vector<int64_t> ne;
+  uint64_t n_params = 0, bytes = 0;
+  std::string reason;   // why not the mix's base type ("" when it is)
+};
+
+struct QuantizeReport {
+  std::string mix;
+  std::vector<TensorReport> tensors;
+  uint64_t n_params = 0, bytes = 0;
+  double bits_per_weight = 0, seconds = 0;
+};
+
+QuantizeReport quantize_model(const ModelFile& in, const std::string& out_path, const QuantizeOptions& opts);
+
+// One tensor as fp32 in GGUF layout (dequantized; HF q/k permuted to interleaved RoPE).
+std::unique_ptr<float[]> tensor_f32_gguf_layout(const ModelFile& m, const TensorRef& t);
+
+// llama.cpp's q/k row permutation for one matrix of n_heads heads (rows = n_heads * head_dim,
+// each row row_bytes long): row h*d + 2i + j  <-  row h*d + j*d/2 + i.
+void permute_rope_rows(const uint8_t* src, uint8_t* dst, int n_heads, int head_dim, size_t row_bytes);
+
+}  // namespace lowbit
