@@ -18,7 +18,7 @@ int cmd_quantize(int argc, char** argv) {
                "quantize"};
   std::string in, out, type_name = "Q4_K_M", tokenizer;
   std::vector<std::string> overrides;
-  bool json = false, quiet = false;
+  bool json = false, quiet = false, qo_pure = false;
   int threads = 0;
   app.add_option("IN", in, "input model")->required();
   app.add_option("OUT", out, "output .gguf path")->required();
@@ -28,6 +28,7 @@ int cmd_quantize(int argc, char** argv) {
                  "that matches nothing is an error)");
   app.add_option("--tokenizer", tokenizer, "llama2.c tokenizer.bin (default: found beside the model)");
   app.add_option("--threads", threads, "threads (0 = all cores)");
+  app.add_flag("--pure", qo_pure, "no per-role rules: every matrix gets the mix's base type (fallbacks still apply)");
   app.add_flag("--quiet,-q", quiet, "print only the totals");
   app.add_flag("--json", json, "machine-readable report");
   if (int rc = parse(app, argc, argv); rc >= 0) return rc;
@@ -39,6 +40,7 @@ int cmd_quantize(int argc, char** argv) {
   QuantizeOptions qo;
   qo.mix = type_name;
   qo.overrides = overrides;
+  qo.pure = qo_pure;
   qo.progress = !json;
   const QuantizeReport r = quantize_model(m, out, qo);
   if (json) {

@@ -100,6 +100,9 @@ const std::vector<MixPreset>& mix_presets() {
 const MixPreset* find_mix(const std::string& name) {
   for (const auto& m : mix_presets())
     if (iequals(name, m.name)) return &m;
+  // llama-quantize's aliases: a bare K type means its _M mix.
+  for (const char* k : {"Q3_K", "Q4_K", "Q5_K"})
+    if (iequals(name, k)) return find_mix(std::string(k) + "_M");
   return nullptr;
 }
 
@@ -136,10 +139,11 @@ GgmlType fallback_type(GgmlType t, int64_t row_len) {
 }
 
 TypeChoice choose_tensor_type(const MixPreset& mix, const std::string& name, const std::vector<int64_t>& ne,
-                              const ModelConfig& cfg, bool has_imatrix, std::vector<TypeOverride>& overrides) {
+                              const ModelConfig& cfg, bool has_imatrix, bool pure,
+                              std::vector<TypeOverride>& overrides) {
   if (ne.size() < 2) return {G::F32, ""};
   const TensorName tn = parse_tensor_name(name);
-  TypeChoice c{preset_type(mix, tn.role, tn.layer, cfg, ne[0], has_imatrix, cfg.tied_embeddings), ""};
+  TypeChoice c{pure ? mix.base : preset_type(mix, tn.role, tn.layer, cfg, ne[0], has_imatrix, cfg.tied_embeddings), ""};
   if (c.type != mix.base) c.reason = fmt::format("{} rule of {}", tensor_role_name(tn.role), mix.name);
   for (auto& o : overrides)
     if (std::regex_search(name, o.re)) {

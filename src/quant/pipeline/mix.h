@@ -43,7 +43,8 @@ struct TypeChoice {
 
 // Decides one tensor's type. n_dims == 1 tensors stay F32.
 TypeChoice choose_tensor_type(const MixPreset& mix, const std::string& name, const std::vector<int64_t>& ne,
-                              const ModelConfig& cfg, bool has_imatrix, std::vector<TypeOverride>& overrides);
+                              const ModelConfig& cfg, bool has_imatrix, bool pure,
+                              std::vector<TypeOverride>& overrides);
 
 // The nearest type whose block divides row_len (llama.cpp's fallback chain), or the type
 // itself when it already fits.

@@ -54,7 +54,7 @@ QuantizeReport quantize_model(const ModelFile& in, const std::string& out_path, 
   ModelConfig cfg = in.config;
   // Decide every type first, so a bad override fails before any work.
   for (const TensorRef& t : in.tensors) {
-    const TypeChoice ch = choose_tensor_type(*mix, t.name, t.ne, cfg, /*has_imatrix=*/false, overrides);
+    const TypeChoice ch = choose_tensor_type(*mix, t.name, t.ne, cfg, /*has_imatrix=*/false, opts.pure, overrides);
     TensorReport tr{t.name, ch.type, t.ne, t.n_elements(), 0, ch.reason};
     ggml_tensor_bytes(ch.type, t.ne.data(), static_cast<int>(t.ne.size()), &tr.bytes);
     if (ch.type != GgmlType::F32 && !codec_for(ch.type)) fail("type {} cannot be written by lowbit", ggml_type_name(ch.type));

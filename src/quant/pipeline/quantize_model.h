@@ -16,6 +16,7 @@ namespace lowbit {
 struct QuantizeOptions {
   std::string mix = "Q4_K_M";
   std::vector<std::string> overrides;   // "PATTERN=TYPE"
+  bool pure = false;                    // no per-role rules: every matrix gets the base type
   bool progress = true;
 };
 
