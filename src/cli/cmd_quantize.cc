@@ -28,6 +28,17 @@ int cmd_quantize(int argc, char** argv) {
                  "that matches nothing is an error)");
   app.add_option("--tokenizer", tokenizer, "llama2.c tokenizer.bin (default: found beside the model)");
   app.add_option("--threads", threads, "threads (0 = all cores)");
+  std::string method = "rtn";
+  QuantizeOptions qo;
+  app.add_option("--method,-m", method, "rtn | imatrix | gptq | awq | smoothquant")->capture_default_str();
+  app.add_option("--imatrix", qo.imatrix_file, "importance matrix file (llama.cpp .gguf or .dat) for rtn/imatrix");
+  app.add_option("--calib", qo.calib_files, "calibration text file(s) for imatrix / gptq / awq / smoothquant");
+  app.add_option("--n-seq", qo.calib_n_seq, "calibration sequences")->capture_default_str()->check(CLI::Range(1, 1 << 20));
+  app.add_option("--seq-len", qo.calib_seq_len, "tokens per calibration sequence")->capture_default_str()->check(CLI::Range(2, 1 << 20));
+  app.add_option("--seed", qo.calib_seed, "seed for the calibration windows")->capture_default_str();
+  app.add_option("--gptq-damp", qo.gptq_damp, "GPTQ dampening (fraction of mean diag H)")->capture_default_str()->check(CLI::Range(0.0, 10.0));
+  app.add_option("--gptq-act-order", qo.gptq_act_order, "GPTQ: process columns by descending Hessian diagonal (static groups)")->capture_default_str();
+  app.add_option("--awq-clip", qo.awq_clip, "AWQ: also search weight clipping")->capture_default_str();
   app.add_flag("--pure", qo_pure, "no per-role rules: every matrix gets the mix's base type (fallbacks still apply)");
   app.add_flag("--quiet,-q", quiet, "print only the totals");
   app.add_flag("--json", json, "machine-readable report");
@@ -37,15 +48,20 @@ int cmd_quantize(int argc, char** argv) {
   OpenOptions oo;
   oo.tokenizer = tokenizer;
   const ModelFile m = open_model(in, oo);
-  QuantizeOptions qo;
+  if (method == "imatrix" && qo.imatrix_file.empty() && qo.calib_files.empty())
+    fail("--method imatrix needs --imatrix FILE or --calib TEXT");
+  if (!quant_method_from_name(method, &qo.method)) fail("--method '{}' is not one of rtn, imatrix, gptq, awq, smoothquant", method);
+  if (!qo.imatrix_file.empty() && qo.method == QuantMethod::Rtn) qo.method = QuantMethod::Imatrix;
   qo.mix = type_name;
   qo.overrides = overrides;
   qo.pure = qo_pure;
   qo.progress = !json;
   const QuantizeReport r = quantize_model(m, out, qo);
   if (json) {
-    nlohmann::json j{{"input", m.path}, {"output", out}, {"mix", r.mix}, {"n_params", r.n_params},
-                     {"bytes", r.bytes}, {"bits_per_weight", r.bits_per_weight}, {"seconds", r.seconds}};
+    nlohmann::json j{{"input", m.path},     {"output", out},          {"mix", r.mix},
+                     {"method", r.method},  {"n_params", r.n_params}, {"bytes", r.bytes},
+                     {"bits_per_weight", r.bits_per_weight}, {"seconds", r.seconds},
+                     {"peak_rss_bytes", r.peak_rss_bytes}};
     j["tensors"] = nlohmann::json::array();
     for (const auto& t : r.tensors)
       j["tensors"].push_back({{"name", t.name}, {"type", ggml_type_name(t.type)}, {"shape", t.ne},
@@ -62,9 +78,10 @@ int cmd_quantize(int argc, char** argv) {
                   t.reason.c_str());
     }
   }
-  std::printf("%s -> %s (%s): %llu params, %s, %.3f bits per weight, %.2f s\n", m.path.c_str(), out.c_str(),
-              r.mix.c_str(), static_cast<unsigned long long>(r.n_params), human_bytes(static_cast<double>(r.bytes)).c_str(),
-              r.bits_per_weight, r.seconds);
+  std::printf("%s -> %s (%s, %s): %llu params, %s, %.3f bits per weight, %.2f s, peak RSS %s\n", m.path.c_str(),
+              out.c_str(), r.mix.c_str(), r.method.c_str(), static_cast<unsigned long long>(r.n_params),
+              human_bytes(static_cast<double>(r.bytes)).c_str(), r.bits_per_weight, r.seconds,
+              human_bytes(static_cast<double>(r.peak_rss_bytes)).c_str());
   return 0;
 }
 

@@ -39,7 +39,7 @@ int cmd_synth(int argc, char** argv) {
   if (json) {
     nlohmann::json j{{"preset", so.preset}, {"output", out}, {"mix", r.mix}, {"seed", so.seed},
                      {"n_params", r.n_params}, {"bytes", r.bytes}, {"bits_per_weight", r.bits_per_weight},
-                     {"seconds", r.seconds}};
+                     {"seconds", r.seconds}, {"peak_rss_bytes", r.peak_rss_bytes}};
     j["tensors"] = nlohmann::json::array();
     for (const auto& t : r.tensors)
       j["tensors"].push_back({{"name", t.name}, {"type", ggml_type_name(t.type)}, {"shape", t.ne},
@@ -47,10 +47,10 @@ int cmd_synth(int argc, char** argv) {
     print_json(j);
     return 0;
   }
-  std::printf("%s (%s, seed %llu) -> %s: %llu params, %s, %.3f bits per weight, %.2f s\n", so.preset.c_str(),
-              r.mix.c_str(), static_cast<unsigned long long>(so.seed), out.c_str(),
+  std::printf("%s (%s, seed %llu) -> %s: %llu params, %s, %.3f bits per weight, %.2f s, peak memory %s\n",
+              so.preset.c_str(), r.mix.c_str(), static_cast<unsigned long long>(so.seed), out.c_str(),
               static_cast<unsigned long long>(r.n_params), human_bytes(static_cast<double>(r.bytes)).c_str(),
-              r.bits_per_weight, r.seconds);
+              r.bits_per_weight, r.seconds, human_bytes(static_cast<double>(r.peak_rss_bytes)).c_str());
   return 0;
 }
 

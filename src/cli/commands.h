@@ -18,5 +18,8 @@ int cmd_convert(int argc, char** argv);
 int cmd_run(int argc, char** argv);
 int cmd_perplexity(int argc, char** argv);
 int cmd_quantize(int argc, char** argv);
+int cmd_calibrate(int argc, char** argv);
+int cmd_synth(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
 
 }  // namespace lowbit::cli

@@ -29,4 +29,9 @@ class MappedFile {
   std::string path_;
 };
 
+// Drops the pages of [p, p + n) of a read-only file mapping from this process's resident set
+// (they are re-read from the page cache if touched again). Layer-wise quantization calls it
+// after each block so peak memory stays about one block, whatever the model's depth.
+void release_pages(const void* p, size_t n);
+
 }  // namespace lowbit

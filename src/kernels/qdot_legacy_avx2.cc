@@ -8,8 +8,8 @@
 // ggml's sign trick |w| * (a * sign(w)); that is exact whenever an activation byte is not
 // -128, which Q8_0/Q8_1 quantization never writes (codes are round(x / (amax/127))).
 //
-// Four blocks per iteration: their eight f16 scales are converted with one vcvtph2ps, and a
-// row tail of 1..3 blocks is copied into a zero-padded buffer (d = 0 adds exactly nothing),
+// Four blocks per iteration: their f16 scales (and mins) are converted with one or two
+// vcvtph2ps from the blocks' first four bytes, and a row tail of 1..3 blocks is copied into a zero-padded buffer (d = 0 adds exactly nothing),
 // so there is one loop body. Rows may be at any byte address.
 #include <immintrin.h>
 
@@ -34,25 +34,23 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(h);
 }
 
-inline float hsum(__m128 h) {
-  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-  h = _mm_add_ss(h, _mm_movehdup_ps(h));
-  return _mm_cvtss_f32(h);
-}
-
-// Packs the f16 at p, p + stride, p + 2 stride, p + 3 stride into one u64.
+// The u32 at p, p + stride, p + 2 stride, p + 3 stride: the first four bytes of four blocks,
+// which hold d (and for Q4_1/Q5_1/Q8_1 the second f16, m or s).
 template <int kStride>
-inline uint64_t gather4_f16(const uint8_t* p) {
-  return static_cast<uint64_t>(rd16(p)) | static_cast<uint64_t>(rd16(p + kStride)) << 16 |
-         static_cast<uint64_t>(rd16(p + 2 * kStride)) << 32 | static_cast<uint64_t>(rd16(p + 3 * kStride)) << 48;
+inline __m128i heads4(const uint8_t* p) {
+  return _mm_setr_epi32(static_cast<int>(rd32(p)), static_cast<int>(rd32(p + kStride)),
+                        static_cast<int>(rd32(p + 2 * kStride)), static_cast<int>(rd32(p + 3 * kStride)));
 }
 
-// f16(w[k]) * f16(a[k]) for four consecutive blocks, the f16 fields at w and a.
-template <int kW, int kA>
-inline __m128 products4(const uint8_t* w, const uint8_t* a) {
-  const __m256 f = _mm256_cvtph_ps(_mm_set_epi64x(static_cast<int64_t>(gather4_f16<kA>(a)),
-                                                  static_cast<int64_t>(gather4_f16<kW>(w))));
-  return _mm_mul_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1));
+// Scale products of four consecutive blocks, one vcvtph2ps for all their f16s. Lane 2k holds
+// f16(d_w) * f16(d_a) of block k; with a min term, lane 2k + 1 holds f16(m_w) * f16(s_a).
+template <int kW, int kA, bool kMin>
+inline __m256 scales4(const uint8_t* w, const uint8_t* a) {
+  const __m128i hw = heads4<kW>(w), ha = heads4<kA>(a);
+  if constexpr (kMin) return _mm256_mul_ps(_mm256_cvtph_ps(hw), _mm256_cvtph_ps(ha));
+  // [d_w0, d_a0, d_w1, d_a1, ...]: the weight scale in the low half of each u32, the activation's above it.
+  const __m256 f = _mm256_cvtph_ps(_mm_blend_epi16(hw, _mm_slli_epi32(ha, 16), 0xAA));
+  return _mm256_mul_ps(f, _mm256_movehdup_ps(f));
 }
 
 // 16 bytes of nibbles -> 32 codes in element order (byte j: low = element j, high = j + 16).
@@ -131,16 +129,14 @@ struct Iq4Nl {
 };
 
 template <class K>
-inline void four_blocks(const uint8_t* w, const uint8_t* a, __m256* acc0, __m256* acc1, __m128* accm) {
-  const __m128 d4 = products4<K::kW, K::kA>(w, a);
-  const __m256 dd = _mm256_set_m128(d4, d4);
-  *acc0 = _mm256_fmadd_ps(_mm256_shuffle_ps(dd, dd, 0x00), _mm256_cvtepi32_ps(K::isum(w, a)), *acc0);
-  *acc1 = _mm256_fmadd_ps(_mm256_shuffle_ps(dd, dd, 0x55), _mm256_cvtepi32_ps(K::isum(w + K::kW, a + K::kA)), *acc1);
-  *acc0 = _mm256_fmadd_ps(_mm256_shuffle_ps(dd, dd, 0xAA),
-                          _mm256_cvtepi32_ps(K::isum(w + 2 * K::kW, a + 2 * K::kA)), *acc0);
-  *acc1 = _mm256_fmadd_ps(_mm256_shuffle_ps(dd, dd, 0xFF),
-                          _mm256_cvtepi32_ps(K::isum(w + 3 * K::kW, a + 3 * K::kA)), *acc1);
-  if constexpr (K::kMin) *accm = _mm_add_ps(*accm, products4<K::kW, K::kA>(w + 2, a + 2));  // m_w * s_a
+inline void four_blocks(const uint8_t* w, const uint8_t* a, __m256* acc0, __m256* acc1, __m256* accm) {
+  const __m256 p = scales4<K::kW, K::kA, K::kMin>(w, a);
+  auto lane = [&](int k) { return _mm256_permutevar8x32_ps(p, _mm256_set1_epi32(k)); };
+  *acc0 = _mm256_fmadd_ps(lane(0), _mm256_cvtepi32_ps(K::isum(w, a)), *acc0);
+  *acc1 = _mm256_fmadd_ps(lane(2), _mm256_cvtepi32_ps(K::isum(w + K::kW, a + K::kA)), *acc1);
+  *acc0 = _mm256_fmadd_ps(lane(4), _mm256_cvtepi32_ps(K::isum(w + 2 * K::kW, a + 2 * K::kA)), *acc0);
+  *acc1 = _mm256_fmadd_ps(lane(6), _mm256_cvtepi32_ps(K::isum(w + 3 * K::kW, a + 3 * K::kA)), *acc1);
+  if constexpr (K::kMin) *accm = _mm256_add_ps(*accm, p);  // odd lanes: m_w * s_a
 }
 
 template <class K>
@@ -148,8 +144,7 @@ float dot_blocks(int64_t n, const void* vw, const void* va) {
   const auto* w = static_cast<const uint8_t*>(vw);
   const auto* a = static_cast<const uint8_t*>(va);
   const int64_t nb = n / kQK32;
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  __m128 accm = _mm_setzero_ps();
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 4 <= nb; i += 4) four_blocks<K>(w + i * K::kW, a + i * K::kA, &acc0, &acc1, &accm);
   if (i < nb) {
@@ -159,7 +154,7 @@ float dot_blocks(int64_t n, const void* vw, const void* va) {
     four_blocks<K>(tw, ta, &acc0, &acc1, &accm);
   }
   float s = hsum(_mm256_add_ps(acc0, acc1));
-  if constexpr (K::kMin) s += hsum(accm);
+  if constexpr (K::kMin) s += hsum(_mm256_blend_ps(_mm256_setzero_ps(), accm, 0xAA));
   return s;
 }
 

@@ -80,93 +80,110 @@ void LlamaModel::eval(std::span<const int32_t> tokens, bool all_logits, std::vec
   }
 }
 
+void LlamaModel::embed(const int32_t* tokens, int n, float* x) const {
+  for (int t = 0; t < n; ++t) w_.embed(tokens[t], x + static_cast<size_t>(t) * cfg_.dim);
+}
+
+void LlamaModel::logits_of(const float* x, int n, float* logits) {
+  const int D = cfg_.dim;
+  for (int t = 0; t < n; ++t) rmsnorm(&xb_[static_cast<size_t>(t) * D], x + static_cast<size_t>(t) * D, w_.output_norm, D, cfg_.norm_eps);
+  if (hook_) hook_->on_input(-1, LinearInput::OutputIn, xb_.data(), n, D);
+  qmatmul(w_.output, xb_.data(), n, logits, qscratch_);
+}
+
 void LlamaModel::forward_batch(const int32_t* tokens, int n, bool all_logits, float* logits) {
+  const int D = cfg_.dim;
+  embed(tokens, n, x_.data());
+  for (int l = 0; l < cfg_.n_layers; ++l) forward_layer(l, x_.data(), n, n_past_);
+  n_past_ += n;
+  if (!logits) return;
+  const int first = all_logits ? 0 : n - 1;
+  logits_of(x_.data() + static_cast<size_t>(first) * D, n - first, logits);
+}
+
+void LlamaModel::forward_layer(int l, float* x, int n, int pos0) {
+  if (n > max_batch_) {  // calibration sequences may be longer than a prompt batch
+    for (int s = 0; s < n; s += max_batch_) forward_layer(l, x + static_cast<size_t>(s) * cfg_.dim, std::min(max_batch_, n - s), pos0 + s);
+    return;
+  }
+  if (pos0 + n > n_ctx_) fail("forward_layer: positions {}..{} exceed the context of {}", pos0, pos0 + n, n_ctx_);
   const ModelConfig& c = cfg_;
   const int D = c.dim, QD = c.q_dim(), KD = c.kv_dim(), F = c.ffn_dim, hd = c.head_dim;
   const int group = c.n_heads / c.n_kv_heads;
   const int half = hd / 2;
   const float att_scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const auto& vk = vec_f32();
+  const LayerWeights& L = w_.layers[l];
+  float* kc = k_cache_.data() + static_cast<size_t>(l) * n_ctx_ * KD;
+  float* vc = v_cache_.data() + static_cast<size_t>(l) * n_ctx_ * KD;
 
-  for (int t = 0; t < n; ++t)
-    w_.embed(tokens[t], x_.data() + static_cast<size_t>(t) * D);
-
-  for (int l = 0; l < c.n_layers; ++l) {
-    const LayerWeights& L = w_.layers[l];
-    float* kc = k_cache_.data() + static_cast<size_t>(l) * n_ctx_ * KD;
-    float* vc = v_cache_.data() + static_cast<size_t>(l) * n_ctx_ * KD;
-
-    for (int t = 0; t < n; ++t) rmsnorm(&xb_[t * D], &x_[t * D], L.attn_norm, D, c.norm_eps);
-    qmatmul(L.wq, xb_.data(), n, q_.data(), qscratch_);
-    qmatmul(L.wk, xb_.data(), n, k_.data(), qscratch_);
-    qmatmul(L.wv, xb_.data(), n, v_.data(), qscratch_);
-    if (L.bq) {
-      for (int t = 0; t < n; ++t) {
-        for (int i = 0; i < QD; ++i) q_[t * QD + i] += L.bq[i];
-        for (int i = 0; i < KD; ++i) {
-          k_[t * KD + i] += L.bk[i];
-          v_[t * KD + i] += L.bv[i];
-        }
-      }
-    }
+  for (int t = 0; t < n; ++t) rmsnorm(&xb_[t * D], &x[t * D], L.attn_norm, D, c.norm_eps);
+  if (hook_) hook_->on_input(l, LinearInput::AttnIn, xb_.data(), n, D);
+  qmatmul(L.wq, xb_.data(), n, q_.data(), qscratch_);
+  qmatmul(L.wk, xb_.data(), n, k_.data(), qscratch_);
+  qmatmul(L.wv, xb_.data(), n, v_.data(), qscratch_);
+  if (L.bq) {
     for (int t = 0; t < n; ++t) {
-      const int pos = n_past_ + t;
-      const float* cs = &rope_cos_[static_cast<size_t>(pos) * half];
-      const float* sn = &rope_sin_[static_cast<size_t>(pos) * half];
-      for (int h = 0; h < c.n_heads; ++h) rope(&q_[t * QD + h * hd], cs, sn, hd, c.rope_layout);
-      for (int h = 0; h < c.n_kv_heads; ++h) rope(&k_[t * KD + h * hd], cs, sn, hd, c.rope_layout);
-      std::copy_n(&k_[t * KD], KD, kc + static_cast<size_t>(pos) * KD);
-      std::copy_n(&v_[t * KD], KD, vc + static_cast<size_t>(pos) * KD);
-    }
-
-    // Causal attention, one (token, head) pair per task.
-#pragma omp parallel
-    {
-      std::vector<float> sc(n_past_ + n);
-#pragma omp for collapse(2) schedule(static)
-      for (int t = 0; t < n; ++t) {
-        for (int h = 0; h < c.n_heads; ++h) {
-          const int pos = n_past_ + t;
-          const int kvh = h / group;
-          const float* q = &q_[t * QD + h * hd];
-          float mx = -INFINITY;
-          for (int j = 0; j <= pos; ++j) {
-            sc[j] = vk.dot(q, kc + static_cast<size_t>(j) * KD + kvh * hd, hd) * att_scale;
-            mx = std::max(mx, sc[j]);
-          }
-          double sum = 0;
-          for (int j = 0; j <= pos; ++j) {
-            sc[j] = std::exp(sc[j] - mx);
-            sum += sc[j];
-          }
-          const float inv = static_cast<float>(1.0 / sum);
-          float* o = &att_out_[t * QD + h * hd];
-          std::fill_n(o, hd, 0.0f);
-          for (int j = 0; j <= pos; ++j) vk.axpy(sc[j] * inv, vc + static_cast<size_t>(j) * KD + kvh * hd, o, hd);
-        }
+      for (int i = 0; i < QD; ++i) q_[t * QD + i] += L.bq[i];
+      for (int i = 0; i < KD; ++i) {
+        k_[t * KD + i] += L.bk[i];
+        v_[t * KD + i] += L.bv[i];
       }
     }
-    qmatmul(L.wo, att_out_.data(), n, proj_.data(), qscratch_);
-    for (size_t i = 0; i < static_cast<size_t>(n) * D; ++i) x_[i] += proj_[i];
-
-    // SwiGLU MLP (Shazeer 2020): down(silu(gate x) * up x).
-    for (int t = 0; t < n; ++t) rmsnorm(&xb_[t * D], &x_[t * D], L.ffn_norm, D, c.norm_eps);
-    qmatmul(L.w_gate, xb_.data(), n, gate_.data(), qscratch_);
-    qmatmul(L.w_up, xb_.data(), n, up_.data(), qscratch_);
-    for (size_t i = 0; i < static_cast<size_t>(n) * F; ++i) {
-      const float g = gate_[i];
-      gate_[i] = g / (1.0f + std::exp(-g)) * up_[i];
-    }
-    qmatmul(L.w_down, gate_.data(), n, proj_.data(), qscratch_);
-    for (size_t i = 0; i < static_cast<size_t>(n) * D; ++i) x_[i] += proj_[i];
   }
-  n_past_ += n;
+  for (int t = 0; t < n; ++t) {
+    const int pos = pos0 + t;
+    const float* cs = &rope_cos_[static_cast<size_t>(pos) * half];
+    const float* sn = &rope_sin_[static_cast<size_t>(pos) * half];
+    for (int h = 0; h < c.n_heads; ++h) rope(&q_[t * QD + h * hd], cs, sn, hd, c.rope_layout);
+    for (int h = 0; h < c.n_kv_heads; ++h) rope(&k_[t * KD + h * hd], cs, sn, hd, c.rope_layout);
+    std::copy_n(&k_[t * KD], KD, kc + static_cast<size_t>(pos) * KD);
+    std::copy_n(&v_[t * KD], KD, vc + static_cast<size_t>(pos) * KD);
+  }
 
-  if (!logits) return;
-  const int first = all_logits ? 0 : n - 1;
-  const int rows = n - first;
-  for (int t = first; t < n; ++t) rmsnorm(&xb_[(t - first) * D], &x_[t * D], w_.output_norm, D, c.norm_eps);
-  qmatmul(w_.output, xb_.data(), rows, logits, qscratch_);
+  // Causal attention, one (token, head) pair per task.
+#pragma omp parallel
+  {
+    std::vector<float> sc(pos0 + n);
+#pragma omp for collapse(2) schedule(static)
+    for (int t = 0; t < n; ++t) {
+      for (int h = 0; h < c.n_heads; ++h) {
+        const int pos = pos0 + t;
+        const int kvh = h / group;
+        const float* q = &q_[t * QD + h * hd];
+        float mx = -INFINITY;
+        for (int j = 0; j <= pos; ++j) {
+          sc[j] = vk.dot(q, kc + static_cast<size_t>(j) * KD + kvh * hd, hd) * att_scale;
+          mx = std::max(mx, sc[j]);
+        }
+        double sum = 0;
+        for (int j = 0; j <= pos; ++j) {
+          sc[j] = std::exp(sc[j] - mx);
+          sum += sc[j];
+        }
+        const float inv = static_cast<float>(1.0 / sum);
+        float* o = &att_out_[t * QD + h * hd];
+        std::fill_n(o, hd, 0.0f);
+        for (int j = 0; j <= pos; ++j) vk.axpy(sc[j] * inv, vc + static_cast<size_t>(j) * KD + kvh * hd, o, hd);
+      }
+    }
+  }
+  if (hook_) hook_->on_input(l, LinearInput::AttnOut, att_out_.data(), n, QD);
+  qmatmul(L.wo, att_out_.data(), n, proj_.data(), qscratch_);
+  for (size_t i = 0; i < static_cast<size_t>(n) * D; ++i) x[i] += proj_[i];
+
+  // SwiGLU MLP (Shazeer 2020): down(silu(gate x) * up x).
+  for (int t = 0; t < n; ++t) rmsnorm(&xb_[t * D], &x[t * D], L.ffn_norm, D, c.norm_eps);
+  if (hook_) hook_->on_input(l, LinearInput::FfnIn, xb_.data(), n, D);
+  qmatmul(L.w_gate, xb_.data(), n, gate_.data(), qscratch_);
+  qmatmul(L.w_up, xb_.data(), n, up_.data(), qscratch_);
+  for (size_t i = 0; i < static_cast<size_t>(n) * F; ++i) {
+    const float g = gate_[i];
+    gate_[i] = g / (1.0f + std::exp(-g)) * up_[i];
+  }
+  if (hook_) hook_->on_input(l, LinearInput::FfnDownIn, gate_.data(), n, F);
+  qmatmul(L.w_down, gate_.data(), n, proj_.data(), qscratch_);
+  for (size_t i = 0; i < static_cast<size_t>(n) * D; ++i) x[i] += proj_[i];
 }
 
 }  // namespace lowbit

@@ -43,6 +43,7 @@ ModelFile open_gguf(const std::string& path, const OpenOptions& opts) {
   for (const auto& t : g.tensors) m.tensors.push_back({t.name, t.type, t.ne, t.data, t.nbytes});
   m.kv = std::move(g.kv);
   m.keepalive.push_back(g.map);
+  if (g.map) m.mapped.emplace_back(g.map->data(), g.map->size());
   return m;
 }
 
@@ -126,6 +127,7 @@ ModelFile open_hf(const std::string& path_in) {
     m.tensors.push_back(std::move(r));
   }
   c.tied_embeddings = m.find("output.weight") == nullptr;
+  for (const auto& map : st->maps) m.mapped.emplace_back(map->data(), map->size());
   m.keepalive.push_back(st);
   return m;
 }
@@ -152,6 +154,7 @@ ModelFile open_llama2c(const std::string& path, const OpenOptions& opts) {
   c.tied_embeddings = ck->shared_classifier;
   c.validate(path);
   m.tensors = ck->tensors;
+  m.mapped.emplace_back(ck->map->data(), ck->map->size());
   m.keepalive.push_back(ck);
   std::string tok = opts.tokenizer.empty() ? llama2c_find_tokenizer(path) : opts.tokenizer;
   if (tok.empty())
@@ -171,6 +174,14 @@ const char* model_format_name(ModelFormat f) {
     case ModelFormat::Llama2c: return "llama2c";
   }
   return "?";
+}
+
+void ModelFile::release(const TensorRef& t) const {
+  for (const auto& [p, n] : mapped)
+    if (t.data >= p && t.data + t.nbytes <= p + n) {
+      release_pages(t.data, t.nbytes);
+      return;
+    }
 }
 
 const TensorRef* ModelFile::find(const std::string& name) const {

@@ -27,6 +27,11 @@ struct ModelFile {
   std::vector<TensorRef> tensors;                      // GGUF names, file order
   std::vector<std::pair<std::string, GgufValue>> kv;   // GGUF only: all metadata as read
   std::vector<std::shared_ptr<void>> keepalive;        // maps and owned buffers behind `tensors`
+  std::vector<std::pair<const uint8_t*, size_t>> mapped;  // read-only file maps among them
+
+  // Drops a tensor's pages from the resident set when it lives in a file map (no-op for
+  // owned buffers, whose contents would be lost).
+  void release(const TensorRef& t) const;
 
   const TensorRef* find(const std::string& name) const;
   const TensorRef& get(const std::string& name) const;  // Error naming the tensor if missing

@@ -115,4 +115,21 @@ void gguf_write(const std::string& path, const GgufFile& file);
 // The bytes gguf_write would write, in memory (tests, fuzzing; small files only).
 std::vector<uint8_t> gguf_write_bytes(const GgufFile& file);
 
+// Writes a GGUF file whose tensor data arrives one tensor at a time, in header order, so a
+// quantizer never holds the whole output in memory. The header (kv + tensor infos with
+// type, shape and nbytes; data pointers ignored) is validated and written at construction;
+// the layout is exactly gguf_write's. commit() renames the temp file into place; destroying
+// the writer without commit() removes it.
+class GgufStreamWriter {
+ public:
+  GgufStreamWriter(const std::string& path, const GgufFile& header);
+  ~GgufStreamWriter();
+  void write_tensor(size_t index, const void* data, uint64_t nbytes);
+  void commit();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 }  // namespace lowbit

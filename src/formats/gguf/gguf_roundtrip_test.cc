@@ -234,3 +234,42 @@ TEST(GgufWrite, ReplacesAnExistingFileAtomically) {
 
 }  // namespace
 }  // namespace lowbit
+
+namespace lowbit {
+namespace {
+
+TEST(GgufStream, SameBytesAsWholeFileWriter) {
+  GgufFile f;
+  f.set("general.architecture", GgufValue::make_str("llama"));
+  std::vector<std::vector<uint8_t>> data;
+  for (int i = 0; i < 3; ++i) {
+    GgufTensorInfo t;
+    t.name = "t" + std::to_string(i);
+    t.type = i == 1 ? GgmlType::Q4_0 : GgmlType::F32;
+    t.ne = {64, i + 1};
+    ggml_tensor_bytes(t.type, t.ne.data(), 2, &t.nbytes);
+    data.emplace_back(t.nbytes);
+    for (size_t k = 0; k < t.nbytes; ++k) data.back()[k] = static_cast<uint8_t>(k * 7 + i);
+    t.data = data.back().data();
+    f.tensors.push_back(t);
+  }
+  const std::string dir = ::testing::TempDir();
+  gguf_write(dir + "/whole.gguf", f);
+  {
+    GgufStreamWriter w(dir + "/stream.gguf", f);
+    EXPECT_THROW(w.write_tensor(1, data[1].data(), data[1].size()), Error);
+    for (size_t i = 0; i < 3; ++i) w.write_tensor(i, data[i].data(), data[i].size());
+    w.commit();
+  }
+  auto a = MappedFile::open(dir + "/whole.gguf"), b = MappedFile::open(dir + "/stream.gguf");
+  ASSERT_EQ(a->size(), b->size());
+  EXPECT_EQ(0, std::memcmp(a->data(), b->data(), a->size()));
+  {
+    GgufStreamWriter w(dir + "/partial.gguf", f);
+    w.write_tensor(0, data[0].data(), data[0].size());
+  }  // no commit: nothing left behind
+  EXPECT_FALSE(std::filesystem::exists(dir + "/partial.gguf"));
+}
+
+}  // namespace
+}  // namespace lowbit

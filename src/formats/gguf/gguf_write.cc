@@ -49,7 +49,7 @@ std::string raw(const GgufValue& v) {
 
 class Validator {
  public:
-  explicit Validator(std::string where) : where_(std::move(where)) {}
+  explicit Validator(std::string where, bool need_data = true) : where_(std::move(where)), need_data_(need_data) {}
 
   Layout run(const GgufFile& file) {
     if (file.version != 2 && file.version != 3) bad("version {} (lowbit writes versions 2 and 3)", file.version);
@@ -136,10 +136,11 @@ class Validator {
     if (nbytes != t.nbytes)
       bad("tensor '{}': nbytes is {} but a {} tensor of this shape takes {}", t.name, t.nbytes,
           ggml_type_name(t.type), nbytes);
-    if (t.nbytes && !t.data) bad("tensor '{}': no data", t.name);
+    if (need_data_ && t.nbytes && !t.data) bad("tensor '{}': no data", t.name);
   }
 
   std::string where_;
+  bool need_data_;
 };
 
 class VectorSink {
@@ -158,6 +159,16 @@ class Emitter {
   explicit Emitter(Sink& sink) : s_(sink) {}
 
   void file(const GgufFile& f, const Layout& layout) {
+    header(f, layout);
+    if (f.tensors.empty()) return;  // a metadata-only file needs no data section
+    for (const auto& t : f.tensors) {
+      s_.write(t.data, static_cast<size_t>(t.nbytes));
+      s_.pad_to(layout.alignment);
+    }
+  }
+
+  // Everything before the first tensor's data (padding included when there are tensors).
+  void header(const GgufFile& f, const Layout& layout) {
     put<uint32_t>(kMagic);
     put<uint32_t>(f.version);
     put<uint64_t>(f.tensors.size());
@@ -180,12 +191,7 @@ class Emitter {
       put<uint32_t>(static_cast<uint32_t>(t.type));
       put<uint64_t>(layout.offsets[i]);
     }
-    if (f.tensors.empty()) return;  // a metadata-only file needs no data section
-    s_.pad_to(layout.alignment);
-    for (const auto& t : f.tensors) {
-      s_.write(t.data, static_cast<size_t>(t.nbytes));
-      s_.pad_to(layout.alignment);
-    }
+    if (!f.tensors.empty()) s_.pad_to(layout.alignment);
   }
 
  private:
@@ -231,6 +237,44 @@ void gguf_write(const std::string& path, const GgufFile& file) {
   AtomicFile out(path);
   Emitter<AtomicFile>(out).file(file, layout);
   out.commit();
+}
+
+struct GgufStreamWriter::Impl {
+  AtomicFile out;
+  Layout layout;
+  std::vector<uint64_t> sizes;
+  std::vector<std::string> names;
+  size_t next = 0;
+  explicit Impl(const std::string& path) : out(path) {}
+};
+
+GgufStreamWriter::GgufStreamWriter(const std::string& path, const GgufFile& header) {
+  const Layout layout = Validator(path, /*need_data=*/false).run(header);
+  impl_ = std::make_unique<Impl>(path);
+  impl_->layout = layout;
+  for (const auto& t : header.tensors) {
+    impl_->sizes.push_back(t.nbytes);
+    impl_->names.push_back(t.name);
+  }
+  Emitter<AtomicFile>(impl_->out).header(header, layout);
+}
+
+GgufStreamWriter::~GgufStreamWriter() = default;
+
+void GgufStreamWriter::write_tensor(size_t i, const void* data, uint64_t nbytes) {
+  if (i != impl_->next || i >= impl_->sizes.size())
+    fail("{}: tensor {} written out of order (expected {})", impl_->out.path(), i, impl_->next);
+  if (nbytes != impl_->sizes[i])
+    fail("{}: tensor '{}' has {} bytes, the header promised {}", impl_->out.path(), impl_->names[i], nbytes, impl_->sizes[i]);
+  impl_->out.write(data, static_cast<size_t>(nbytes));
+  impl_->out.pad_to(impl_->layout.alignment);
+  ++impl_->next;
+}
+
+void GgufStreamWriter::commit() {
+  if (impl_->next != impl_->sizes.size())
+    fail("{}: {} of {} tensors written", impl_->out.path(), impl_->next, impl_->sizes.size());
+  impl_->out.commit();
 }
 
 std::vector<uint8_t> gguf_write_bytes(const GgufFile& file) {

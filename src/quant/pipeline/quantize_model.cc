@@ -1,16 +1,47 @@
 #include "quant/pipeline/quantize_model.h"
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 
+#include "calib/imatrix_io.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "model/gguf_model.h"
 #include "model/weights.h"
 #include "quant/codecs/codec.h"
-#include "quant/pipeline/mix.h"
+#include "quant/pipeline/plan.h"
 
 namespace lowbit {
+
+const char* quant_method_name(QuantMethod m) {
+  switch (m) {
+    case QuantMethod::Rtn: return "rtn";
+    case QuantMethod::Imatrix: return "imatrix";
+    case QuantMethod::Gptq: return "gptq";
+    case QuantMethod::Awq: return "awq";
+    case QuantMethod::SmoothQuant: return "smoothquant";
+  }
+  return "?";
+}
+
+bool quant_method_from_name(const std::string& s, QuantMethod* out) {
+  for (QuantMethod m : {QuantMethod::Rtn, QuantMethod::Imatrix, QuantMethod::Gptq, QuantMethod::Awq, QuantMethod::SmoothQuant})
+    if (s == quant_method_name(m)) {
+      *out = m;
+      return true;
+    }
+  return false;
+}
+
+uint64_t peak_rss_bytes() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  return 0;
+}
 
 void permute_rope_rows(const uint8_t* src, uint8_t* dst, int n_heads, int head_dim, size_t row_bytes) {
   const int half = head_dim / 2;
@@ -37,9 +68,16 @@ std::unique_ptr<float[]> tensor_f32_gguf_layout(const ModelFile& m, const Tensor
   return x;
 }
 
-QuantizeReport quantize_model(const ModelFile& in, const std::string& out_path, const QuantizeOptions& opts) {
-  const MixPreset* mix = find_mix(opts.mix);
-  if (!mix) {
+int QuantPlan::index_of(const std::string& name) const {
+  for (size_t i = 0; i < tensors.size(); ++i)
+    if (tensors[i].src->name == name) return static_cast<int>(i);
+  return -1;
+}
+
+QuantPlan make_plan(const ModelFile& in, const QuantizeOptions& opts, bool has_imatrix) {
+  QuantPlan plan;
+  plan.mix = find_mix(opts.mix);
+  if (!plan.mix) {
     std::string names;
     for (const auto& m : mix_presets()) names += std::string(names.empty() ? "" : ", ") + m.name;
     fail("unknown type '{}' (one of: {})", opts.mix, names);
@@ -47,56 +85,101 @@ QuantizeReport quantize_model(const ModelFile& in, const std::string& out_path, 
   if (!in.has_vocab) fail("{}: model has no tokenizer; llama.cpp needs one in the GGUF", in.path);
   std::vector<TypeOverride> overrides;
   for (const auto& s : opts.overrides) overrides.push_back(parse_override(s));
-  const auto t0 = std::chrono::steady_clock::now();
 
-  QuantizeReport rep;
-  rep.mix = mix->name;
+  // File order: token_embd, each layer's tensors (source order), then the rest.
+  std::vector<const TensorRef*> order;
+  for (const auto& t : in.tensors)
+    if (parse_tensor_name(t.name).role == TensorRole::TokenEmbd) order.push_back(&t);
+  for (int l = 0; l < in.config.n_layers; ++l)
+    for (const auto& t : in.tensors)
+      if (parse_tensor_name(t.name).layer == l) order.push_back(&t);
+  for (const auto& t : in.tensors) {
+    const TensorName tn = parse_tensor_name(t.name);
+    if (tn.layer < 0 && tn.role != TensorRole::TokenEmbd) order.push_back(&t);
+  }
+  if (order.size() != in.tensors.size()) fail("{}: tensor names are not all understood", in.path);
+
   ModelConfig cfg = in.config;
-  // Decide every type first, so a bad override fails before any work.
-  for (const TensorRef& t : in.tensors) {
-    const TypeChoice ch = choose_tensor_type(*mix, t.name, t.ne, cfg, /*has_imatrix=*/false, opts.pure, overrides);
-    TensorReport tr{t.name, ch.type, t.ne, t.n_elements(), 0, ch.reason};
-    ggml_tensor_bytes(ch.type, t.ne.data(), static_cast<int>(t.ne.size()), &tr.bytes);
+  for (const TensorRef* t : order) {
+    const TypeChoice ch = choose_tensor_type(*plan.mix, t->name, t->ne, cfg, has_imatrix, opts.pure, overrides);
+    const TensorName tn = parse_tensor_name(t->name);
+    PlannedTensor p{t, ch.type, 0, tn.layer, tn.role, ch.reason};
+    ggml_tensor_bytes(ch.type, t->ne.data(), static_cast<int>(t->ne.size()), &p.bytes);
     if (ch.type != GgmlType::F32 && !codec_for(ch.type)) fail("type {} cannot be written by lowbit", ggml_type_name(ch.type));
-    rep.tensors.push_back(tr);
+    plan.tensors.push_back(p);
   }
   for (const auto& o : overrides)
     if (!o.matched) fail("--tensor-type {}={}: the pattern matches no tensor of {}", o.pattern, ggml_type_name(o.type), in.path);
 
-  GgufFile g;
+  GgufFile& g = plan.header;
   if (in.format == ModelFormat::Gguf) g.kv = in.kv;
   cfg.rope_layout = cfg.arch == "qwen2" ? RopeLayout::HalfSplit : RopeLayout::Interleaved;
   config_to_gguf(cfg, g);
   vocab_to_gguf(in.vocab, g);
-  g.set("general.file_type", GgufValue::make_u32(mix->file_type));
+  g.set("general.file_type", GgufValue::make_u32(plan.mix->file_type));
   g.set("general.quantization_version", GgufValue::make_u32(2));
   g.erase("general.alignment");
-
-  std::vector<std::vector<uint8_t>> buffers(in.tensors.size());
-  Progress bar("quantize", in.tensors.size(), opts.progress);
-  for (size_t i = 0; i < in.tensors.size(); ++i) {
-    const TensorRef& t = in.tensors[i];
-    TensorReport& tr = rep.tensors[i];
-    auto x = tensor_f32_gguf_layout(in, t);
-    buffers[i].resize(tr.bytes);
-    const int64_t row = t.ne[0], rows = static_cast<int64_t>(t.n_elements() / std::max<int64_t>(row, 1));
-    if (tr.type == GgmlType::F32) std::memcpy(buffers[i].data(), x.get(), tr.bytes);
-    else quantize_tensor(tr.type, x.get(), buffers[i].data(), rows, row, nullptr);
+  for (const auto& p : plan.tensors) {
     GgufTensorInfo ti;
-    ti.name = t.name;
-    ti.type = tr.type;
-    ti.ne = t.ne;
-    ti.nbytes = tr.bytes;
-    ti.data = buffers[i].data();
+    ti.name = p.src->name;
+    ti.type = p.type;
+    ti.ne = p.src->ne;
+    ti.nbytes = p.bytes;
     g.tensors.push_back(std::move(ti));
-    rep.n_params += tr.n_params;
-    rep.bytes += tr.bytes;
-    bar.add();
   }
-  bar.finish();
-  gguf_write(out_path, g);
+  return plan;
+}
+
+std::vector<uint8_t> encode_tensor(const PlannedTensor& t, const float* x, const std::vector<float>& importance) {
+  std::vector<uint8_t> out(t.bytes);
+  const int64_t row = t.src->ne[0], rows = static_cast<int64_t>(t.src->n_elements() / std::max<int64_t>(row, 1));
+  if (t.type == GgmlType::F32) std::memcpy(out.data(), x, t.bytes);
+  else quantize_tensor(t.type, x, out.data(), rows, row, importance.empty() ? nullptr : importance.data());
+  return out;
+}
+
+QuantizeReport quantize_model(const ModelFile& in, const std::string& out_path, const QuantizeOptions& opts) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const bool calibrated = opts.method != QuantMethod::Rtn && !(opts.method == QuantMethod::Imatrix && !opts.imatrix_file.empty());
+  if (calibrated && opts.calib_files.empty())
+    fail("method {} needs calibration text (--calib FILE)", quant_method_name(opts.method));
+  if (opts.method == QuantMethod::Imatrix && opts.imatrix_file.empty() && opts.calib_files.empty())
+    fail("method imatrix needs --imatrix FILE or calibration text (--calib FILE)");
+  Imatrix imatrix;
+  if (!opts.imatrix_file.empty()) imatrix = imatrix_read(opts.imatrix_file);
+  const QuantPlan plan = make_plan(in, opts, opts.method != QuantMethod::Rtn);
+
+  QuantizeReport rep;
+  rep.mix = plan.mix->name;
+  rep.method = quant_method_name(opts.method);
+  for (const auto& p : plan.tensors) {
+    rep.tensors.push_back({p.src->name, p.type, p.src->ne, p.src->n_elements(), p.bytes, p.reason});
+    rep.n_params += p.src->n_elements();
+    rep.bytes += p.bytes;
+  }
+
+  GgufStreamWriter out(out_path, plan.header);
+  if (calibrated) {
+    quantize_layerwise(in, plan, opts, out, rep);
+  } else {
+    Progress bar("quantize", plan.tensors.size(), opts.progress);
+    for (size_t i = 0; i < plan.tensors.size(); ++i) {
+      const PlannedTensor& p = plan.tensors[i];
+      auto x = tensor_f32_gguf_layout(in, *p.src);
+      std::vector<float> imp;
+      if (p.type != GgmlType::F32 && p.src->ne.size() == 2) imp = imatrix.importance(p.src->name);
+      if (!imp.empty() && static_cast<int64_t>(imp.size()) != p.src->ne[0])
+        fail("{}: imatrix entry for '{}' has {} columns, the tensor {}", opts.imatrix_file, p.src->name, imp.size(), p.src->ne[0]);
+      const auto bytes = encode_tensor(p, x.get(), imp);
+      out.write_tensor(i, bytes.data(), bytes.size());
+      bar.add();
+    }
+    bar.finish();
+  }
+  out.commit();
   rep.bits_per_weight = rep.n_params ? 8.0 * rep.bytes / rep.n_params : 0;
   rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  rep.peak_rss_bytes = peak_rss_bytes();
   return rep;
 }
 

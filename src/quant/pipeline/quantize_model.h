@@ -13,8 +13,22 @@
 
 namespace lowbit {
 
+enum class QuantMethod { Rtn, Imatrix, Gptq, Awq, SmoothQuant };
+const char* quant_method_name(QuantMethod m);
+bool quant_method_from_name(const std::string& s, QuantMethod* out);
+
 struct QuantizeOptions {
   std::string mix = "Q4_K_M";
+  QuantMethod method = QuantMethod::Rtn;
+  std::string imatrix_file;             // precomputed importance (llama.cpp imatrix .gguf/.dat)
+  std::vector<std::string> calib_files; // calibration text (imatrix / gptq / awq / smoothquant)
+  int calib_n_seq = 64, calib_seq_len = 256;
+  uint64_t calib_seed = 1234;
+  bool sequential = true;               // feed each quantized block's outputs to the next
+  double gptq_damp = 0.01;
+  bool gptq_act_order = true;
+  int gptq_block = 128;
+  bool awq_clip = true;
   std::vector<std::string> overrides;   // "PATTERN=TYPE"
   bool pure = false;                    // no per-role rules: every matrix gets the base type
   bool progress = true;
@@ -29,13 +43,18 @@ struct TensorReport {
 };
 
 struct QuantizeReport {
-  std::string mix;
+  std::string mix, method;
+  uint64_t peak_rss_bytes = 0;
+  double calib_seconds = 0;
   std::vector<TensorReport> tensors;
   uint64_t n_params = 0, bytes = 0;
   double bits_per_weight = 0, seconds = 0;
 };
 
 QuantizeReport quantize_model(const ModelFile& in, const std::string& out_path, const QuantizeOptions& opts);
+
+// Peak resident set size of this process so far (VmHWM), in bytes; 0 if unknown.
+uint64_t peak_rss_bytes();
 
 // One tensor as fp32 in GGUF layout (dequantized; HF q/k permuted to interleaved RoPE).
 std::unique_ptr<float[]> tensor_f32_gguf_layout(const ModelFile& m, const TensorRef& t);

@@ -150,10 +150,11 @@ QuantizeReport synthesize_model(const std::string& out_path, const SynthOptions&
 
   QuantizeReport rep;
   rep.mix = mix->name;
+  rep.method = "synth";
   std::vector<TypeOverride> no_overrides;
   uint64_t max_elems = 0;
   for (const TensorSpec& s : specs) {
-    const TypeChoice ch = choose_tensor_type(*mix, s.name, s.ne, cfg, /*has_imatrix=*/false, no_overrides);
+    const TypeChoice ch = choose_tensor_type(*mix, s.name, s.ne, cfg, /*has_imatrix=*/false, /*pure=*/false, no_overrides);
     if (!codec_for(ch.type)) fail("type {} cannot be written by lowbit", ggml_type_name(ch.type));
     TensorReport tr{s.name, ch.type, s.ne, 1, 0, ch.reason};
     for (int64_t d : s.ne) tr.n_params *= static_cast<uint64_t>(d);
@@ -169,14 +170,23 @@ QuantizeReport synthesize_model(const std::string& out_path, const SynthOptions&
   vocab_to_gguf(synth_vocab(cfg.vocab_size), g);
   g.set("general.file_type", GgufValue::make_u32(mix->file_type));
   g.set("general.quantization_version", GgufValue::make_u32(2));
+  for (const TensorReport& tr : rep.tensors) {
+    GgufTensorInfo ti;
+    ti.name = tr.name;
+    ti.type = tr.type;
+    ti.ne = tr.ne;
+    ti.nbytes = tr.bytes;
+    g.tensors.push_back(std::move(ti));
+  }
 
-  // One fp32 scratch tensor, reused; only the quantized bytes are kept until the write.
+  // One fp32 tensor and one quantized tensor at a time, streamed to the file.
+  GgufStreamWriter out(out_path, g);
   auto x = std::make_unique<float[]>(max_elems);
-  std::vector<std::vector<uint8_t>> buffers(specs.size());
+  std::vector<uint8_t> q;
   Progress bar("synth", rep.n_params, opts.progress);   // counts parameters
   for (size_t i = 0; i < specs.size(); ++i) {
     const TensorSpec& s = specs[i];
-    TensorReport& tr = rep.tensors[i];
+    const TensorReport& tr = rep.tensors[i];
     const int64_t row = s.ne[0], rows = static_cast<int64_t>(tr.n_params / static_cast<uint64_t>(row));
     if (s.norm) {
       std::fill_n(x.get(), tr.n_params, 1.0f);
@@ -184,21 +194,15 @@ QuantizeReport synthesize_model(const std::string& out_path, const SynthOptions&
 #pragma omp parallel for schedule(static)
       for (int64_t r = 0; r < rows; ++r) fill_row(x.get() + r * row, row, opts.seed, i, static_cast<uint64_t>(r));
     }
-    buffers[i].resize(tr.bytes);
-    quantize_tensor(tr.type, x.get(), buffers[i].data(), rows, row, nullptr);
-    GgufTensorInfo ti;
-    ti.name = s.name;
-    ti.type = tr.type;
-    ti.ne = s.ne;
-    ti.nbytes = tr.bytes;
-    ti.data = buffers[i].data();
-    g.tensors.push_back(std::move(ti));
+    q.resize(tr.bytes);
+    quantize_tensor(tr.type, x.get(), q.data(), rows, row, nullptr);
+    out.write_tensor(i, q.data(), tr.bytes);
     rep.bytes += tr.bytes;
     bar.add(tr.n_params);
   }
-  x.reset();
   bar.finish();
-  gguf_write(out_path, g);
+  out.commit();
+  rep.peak_rss_bytes = peak_rss_bytes();
   rep.bits_per_weight = rep.n_params ? 8.0 * rep.bytes / rep.n_params : 0;
   rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return rep;

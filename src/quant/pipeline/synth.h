@@ -6,10 +6,11 @@
 // Weights: each matrix element is normal(0, 0.02)-ish (an Irwin-Hall sum of four uniforms,
 // scaled to sd 0.02, so bounded by +-3.46 sd and cheap to draw); norms are 1. Every row has
 // its own generator seeded from (seed, tensor index, row), so a file depends only on the
-// preset, mix and seed, never on the thread count. Tensors are made one at a time and
-// quantized at once with the mix's rules (choose_tensor_type, the same as `quantize`), so
-// the peak memory is one fp32 tensor plus the quantized file, never a whole fp32 model
-// (TinyLlama in fp32 would be 4.4 GB).
+// preset, mix and seed, never on the thread count. Tensors are made one at a time, quantized
+// at once with the mix's rules (choose_tensor_type, the same as `quantize`) and streamed to
+// the file (GgufStreamWriter, atomic), so the peak memory is one fp32 tensor plus its
+// quantized bytes (for TinyLlama, the 262 MB fp32 embedding table), never a whole fp32 model
+// (4.4 GB) or even the whole quantized one.
 //
 // Vocabulary: a synthetic SentencePiece one that llama.cpp loads: <unk>, <s>, </s>, the 256
 // byte-fallback tokens <0x00>..<0xFF>, then pieces "▁w0", "▁w1", ... up to the vocab size,
