@@ -6,13 +6,16 @@
 //   matvec/<kernel>   a 4096-wide matrix of 256 MiB of weights (far beyond the last-level
 //                     cache) dotted row by row with one activation row, one thread: token
 //                     generation's memory-bound case; a kernel keeps up if it is close to the
-//                     memcpy-like streaming rate of the machine.
+//                     streaming rate of the machine (matvec/stream_u64_sum). SIMD variants only.
 //
-// Build (not part of the CMake project), after `ninja -C build-qk lowbit_kernels`:
-//   g++ -O2 -std=c++20 -Isrc bench/qdot_kquants_bench.cc build-qk/liblowbit_kernels.a \
-//       build-qk/liblowbit_codecs.a build-qk/liblowbit_core.a -lbenchmark -lpthread -lfmt \
+// Build (not part of the CMake project), from the repository root after
+// `ninja -C build-qk lowbit_kernels`, as one line:
+//   g++ -O2 -std=c++20 -Isrc bench/qdot_kquants_bench.cc build-qk/liblowbit_kernels.a
+//       build-qk/liblowbit_codecs.a build-qk/liblowbit_core.a -lbenchmark -lpthread -lfmt
 //       -lopenblas -fopenmp -o build-qk/qdot_kquants_bench
 //   ./build-qk/qdot_kquants_bench [--benchmark_filter=row/]
+// Numbers are CPU time based (Google Benchmark's default), so a busy machine reads close to
+// an idle one; wall time is in the Time column.
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -119,6 +122,7 @@ int main(int argc, char** argv) {
     for (int i = 0; i < count; ++i) {
       const QDotKernel* k = &all[i];
       if (!is_kquant(k->wtype) || static_cast<int>(k->isa) > static_cast<int>(cpu_best_isa())) continue;
+      if (kind[0] == 'm' && k->isa == Isa::Ref) continue;  // seconds per pass; its row speed says enough
       const std::string name = std::string(kind) + "/" + k->name;
       if (kind[0] == 'r')
         benchmark::RegisterBenchmark(name.c_str(), bm_row, k);

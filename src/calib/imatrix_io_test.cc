@@ -319,7 +319,8 @@ TEST(ImatrixGguf, HostileFiles) {
     const std::string e = error_of([&] { imatrix_read(path); });
     EXPECT_HAS(e, path);
     EXPECT_HAS(e, c.needle);
-    if (std::string(c.what).find("NaN") != std::string::npos || std::string(c.what).find("negative") == 0)
+    const std::string what = c.what;
+    if (what == "negative count" || what == "NaN count" || what == "NaN sum" || what == "negative sum")
       EXPECT_HAS(e, "byte offset");
     std::filesystem::remove(path);
   }
@@ -504,7 +505,7 @@ TEST(ImatrixDat, HostileFiles) {
   for (const auto& c : cases) {
     const std::string e = read_error(c.bytes, "hostile.dat");
     EXPECT_HAS(e, "hostile.dat");
-    for (const auto& n : c.needles) EXPECT_HAS(e, n) << c.what;
+    for (const auto& n : c.needles) EXPECT_NE(e.find(n), std::string::npos) << c.what << ": \"" << e << "\" lacks \"" << n << "\"";
   }
 }
 

@@ -74,7 +74,7 @@ BenchResult run_bench(const ModelFile& m, const BenchOptions& o) {
 
   // Warm-up: a short batch and one decode step touch every weight page and size the scratch.
   {
-    std::vector<int32_t> warm(std::max(1, std::min(o.n_prompt, 32)));
+    std::vector<int32_t> warm(std::max(1, std::min({o.n_prompt, 32, n_ctx - 1})));
     for (auto& t : warm) t = any_token(rng);
     model.reset();
     model.eval(warm, false, logits);

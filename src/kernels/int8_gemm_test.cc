@@ -152,6 +152,20 @@ TEST(Int8Gemm, DISABLED_Benchmark) {
       std::printf("m=%4lld n=%5lld k=%5lld  %-24s %8.1f GOPS (1 thread)\n", static_cast<long long>(s.m),
                   static_cast<long long>(s.n), static_cast<long long>(s.k), ks[v].name, ops * reps / secs * 1e-9);
     }
+    // The threaded float entry point at the active ISA (all cores).
+    std::vector<float> sa(static_cast<size_t>(s.m), 0.01f), sb(static_cast<size_t>(s.n), 0.02f);
+    std::vector<float> y(c.size());
+    int reps = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    double secs = 0;
+    do {
+      gemm_s8s8_f32(s.m, s.n, s.k, a.data(), sa.data(), 1, b.data(), sb.data(), y.data());
+      ++reps;
+      secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    } while (secs < 0.5);
+    std::printf("m=%4lld n=%5lld k=%5lld  gemm_s8s8_f32 (%s, threaded) %8.1f GOPS\n", static_cast<long long>(s.m),
+                static_cast<long long>(s.n), static_cast<long long>(s.k), int8_gemm().name,
+                2.0 * s.m * s.n * s.k * reps / secs * 1e-9);
   }
 }
 

@@ -1,9 +1,9 @@
 // AVX2 dot products of the K-quant family against Q8_K (references: qdot_ref_kquants.cc).
 //
 // Shared shape: per super-block, codes are unpacked to unsigned bytes and multiplied with the
-// Q8_K bytes by vpmaddubsw (u8 * s8 pairs -> i16; no saturation: |code| <= 63, |q8| <= 127),
-// then vpmaddwd by the sub-block scales broadcast from one register with vpshufb (i16 pairs
-// -> i32). Constant offsets (Q6_K's -32, Q3_K's -4, the ternary -1) and the mins of
+// Q8_K bytes by vpmaddubsw (u8 * s8 pairs -> i16; no saturation: codes <= 63 and |q8| <= 127;
+// IQ4_XS's signed grid values go in as |v| with the sign moved onto q8), then vpmaddwd by the
+// sub-block scales broadcast from one register with vpshufb (i16 pairs -> i32). Constant offsets (Q6_K's -32, Q3_K's -4, the ternary -1) and the mins of
 // Q2_K/Q4_K/Q5_K come from Q8_K's bsums: sum(sc * (q - c) * y) = sum(sc * q * y) - c * sum(sc *
 // bsum). The i32 block sums are exact; they are scaled by d_w * d_a in float and accumulated
 // per lane, added up once at the end.
@@ -29,7 +29,13 @@ namespace {
 inline float f16_at(const uint8_t* p) {
   uint16_t h;
   std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
+  return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
+}
+// Two adjacent f16 fields (d, dmin) as floats 0 and 1.
+inline __m128 f16x2_at(const uint8_t* p) {
+  uint32_t u;
+  std::memcpy(&u, p, 4);
+  return _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(u)));
 }
 
 // One Q8_K block: its scale, codes and 16-element sums.
@@ -142,8 +148,10 @@ float dot_q2_K_q8_K__avx2(int64_t n, const void* vw, const void* va) {
   for (int64_t i = 0; i < n / kQKK; ++i) {
     const uint8_t* x = wrow + i * sizeof(Block);
     const Q8 y(arow + i * sizeof(BlockQ8K));
-    const float d = y.d * f16_at(x + offsetof(Block, d));
-    const float neg_dmin = -y.d * f16_at(x + offsetof(Block, dmin));
+    static_assert(offsetof(Block, dmin) == offsetof(Block, d) + 2);
+    const __m128 dm = _mm_mul_ps(f16x2_at(x + offsetof(Block, d)), _mm_set1_ps(y.d));  // d_w d_a, dmin_w d_a
+    const float d = _mm_cvtss_f32(dm);
+    const float neg_dmin = -_mm_cvtss_f32(_mm_movehdup_ps(dm));
     const __m128i packed = load128(x + offsetof(Block, scales));
     const __m256i sc = _mm256_cvtepu8_epi16(_mm_and_si128(packed, m4));
     const __m256i mn = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), m4));
@@ -215,8 +223,10 @@ float dot_k4_avx2(int64_t n, const void* vw, const void* va) {
   for (int64_t i = 0; i < n / kQKK; ++i) {
     const uint8_t* x = wrow + i * sizeof(Block);
     const Q8 y(arow + i * sizeof(BlockQ8K));
-    const float d = y.d * f16_at(x + offsetof(Block, d));
-    const float neg_dmin = -y.d * f16_at(x + offsetof(Block, dmin));
+    static_assert(offsetof(Block, dmin) == offsetof(Block, d) + 2);
+    const __m128 dm = _mm_mul_ps(f16x2_at(x + offsetof(Block, d)), _mm_set1_ps(y.d));  // d_w d_a, dmin_w d_a
+    const float d = _mm_cvtss_f32(dm);
+    const float neg_dmin = -_mm_cvtss_f32(_mm_movehdup_ps(dm));
     const __m256i sm = k4_scales_mins(x + offsetof(Block, scales));
     // Sums of q8 over each 32-element sub-block, times the mins.
     const __m256i bs = load(y.bsums);
@@ -238,8 +248,9 @@ float dot_k4_avx2(int64_t n, const void* vw, const void* va) {
       }
       const __m256i plo = _mm256_maddubs_epi16(lo, load(y.qs + 64 * j));
       const __m256i phi = _mm256_maddubs_epi16(hi, load(y.qs + 64 * j + 32));
-      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_shuffle_epi8(sc, word_bcast(2 * j, 2 * j)), plo));
-      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_shuffle_epi8(sc, word_bcast(2 * j + 1, 2 * j + 1)), phi));
+      const __m256i slo = _mm256_madd_epi16(_mm256_shuffle_epi8(sc, word_bcast(2 * j, 2 * j)), plo);
+      const __m256i shi = _mm256_madd_epi16(_mm256_shuffle_epi8(sc, word_bcast(2 * j + 1, 2 * j + 1)), phi);
+      sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(slo, shi));
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
   }
@@ -303,20 +314,21 @@ float dot_iq4_xs_q8_K__avx2(int64_t n, const void* vw, const void* va) {
     const __m256i sc = _mm256_broadcastsi128_si256(iq4xs_scales(x));
     __m256i sumi = _mm256_setzero_si256();
 #pragma GCC unroll 4
-    for (int t = 0; t < 4; ++t) {  // sub-blocks 2t, 2t + 1
+    for (int t = 0; t < 4; ++t) {  // sub-blocks 2t, 2t + 1: 32 bytes, one sub-block per lane
       const __m256i bits = load(x + offsetof(Block, qs) + 32 * t);
-      const __m256i lo = _mm256_and_si256(bits, m4);
-      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-      // Grid values in element order: [low | high] nibbles of one sub-block.
-      const __m256i v0 = _mm256_shuffle_epi8(values, _mm256_permute2x128_si256(lo, hi, 0x20));
-      const __m256i v1 = _mm256_shuffle_epi8(values, _mm256_permute2x128_si256(lo, hi, 0x31));
-      const __m256i y0 = load(y.qs + 64 * t);
-      const __m256i y1 = load(y.qs + 64 * t + 32);
-      // Signed * signed through vpmaddubsw: |v| * (y with v's sign); |v|, |y| <= 127.
-      const __m256i p0 = _mm256_maddubs_epi16(_mm256_sign_epi8(v0, v0), _mm256_sign_epi8(y0, v0));
-      const __m256i p1 = _mm256_maddubs_epi16(_mm256_sign_epi8(v1, v1), _mm256_sign_epi8(y1, v1));
-      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_shuffle_epi8(sc, word_bcast(2 * t, 2 * t)), p0));
-      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_shuffle_epi8(sc, word_bcast(2 * t + 1, 2 * t + 1)), p1));
+      // Low nibbles are elements 0..15 of each lane's sub-block, high nibbles 16..31; the q8
+      // are regrouped to match, so one scale vector serves both.
+      const __m256i vlo = _mm256_shuffle_epi8(values, _mm256_and_si256(bits, m4));
+      const __m256i vhi = _mm256_shuffle_epi8(values, _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4));
+      const __m256i y0 = load(y.qs + 64 * t);       // sub-block 2t
+      const __m256i y1 = load(y.qs + 64 * t + 32);  // sub-block 2t + 1
+      const __m256i ylo = _mm256_permute2x128_si256(y0, y1, 0x20);
+      const __m256i yhi = _mm256_permute2x128_si256(y0, y1, 0x31);
+      // Signed * signed through vpmaddubsw: |v| * (q8 with v's sign); |v|, |q8| <= 127.
+      const __m256i plo = _mm256_maddubs_epi16(_mm256_sign_epi8(vlo, vlo), _mm256_sign_epi8(ylo, vlo));
+      const __m256i phi = _mm256_maddubs_epi16(_mm256_sign_epi8(vhi, vhi), _mm256_sign_epi8(yhi, vhi));
+      const __m256i s = _mm256_shuffle_epi8(sc, word_bcast(2 * t, 2 * t + 1));
+      sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_madd_epi16(s, plo), _mm256_madd_epi16(s, phi)));
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
   }

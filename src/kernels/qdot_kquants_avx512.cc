@@ -5,17 +5,21 @@
 // 128-bit lane), so the sub-block scales are broadcast per lane with vpshufb from a register
 // holding eight i16 scales in every lane; vpdpwssd folds "multiply by the scales and add"
 // into one instruction, vpdpbusd replaces vpmaddubsw + vpmaddwd where there is no per-lane
-// scale (TQ1_0, TQ2_0). Codes are arranged to match 64 consecutive q8 bytes (one plain load)
-// by broadcasting 32 code bytes to both halves and shifting the halves differently
-// (vpsrlvw, masked shifts, vptestmb).
+// scale (TQ1_0, TQ2_0). Mostly the codes are arranged to match 64 consecutive q8 bytes (one
+// plain load) by broadcasting 32 code bytes to both halves and shifting the halves differently
+// (vpsrlvw, masked shifts, vptestmb); IQ4_XS instead regroups the q8 (vshufi64x2) so that one
+// scale vector serves both nibbles.
 //
 // Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni (and AVX2/FMA/F16C).
 // Like the AVX2 file it calls no inline function of a shared header.
+//
 // GCC 12's avx512fintrin.h makes its "undefined" source vectors as `__m512i __Y = __Y;`, which
 // -W(maybe-)uninitialized reports wherever a broadcast or insert intrinsic is inlined. Spurious;
 // silenced before the header so the header's locations are covered.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include <cstddef>
@@ -149,43 +153,56 @@ inline __m512i tq1_digits(__m512i q) {
 
 inline __m512i zext(__m256i v) { return _mm512_zextsi256_si512(v); }
 
+// 256-bit helpers (for the kernels where 256-bit VNNI beats 512-bit: see there).
+inline __m256i word_bcast2(int w0, int w1) {
+  return _mm256_set_epi64x(word_rep(w1), word_rep(w1), word_rep(w0), word_rep(w0));
+}
+inline __m256i move_bit(__m256i v, int from, int to) {
+  return from >= to ? _mm256_srli_epi16(v, from - to) : _mm256_slli_epi16(v, to - from);
+}
+// Two adjacent f16 fields (d, dmin) as floats 0 and 1.
+inline __m128 f16x2_at(const uint8_t* p) {
+  uint32_t u;
+  std::memcpy(&u, p, 4);
+  return _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(u)));
+}
+
 }  // namespace
 
+// Q2_K in 256 bits: a 2-bit plane of 32 bytes is 32 consecutive elements, so it pairs with one
+// plain q8 load; the 512-bit form needs variable shifts to split planes, which measured slower.
 float dot_q2_K_q8_K__avx512(int64_t n, const void* vw, const void* va) {
   const auto* wrow = static_cast<const uint8_t*>(vw);
   const auto* arow = static_cast<const uint8_t*>(va);
   using Block = BlockQ2K;
-  const __m512i m3 = _mm512_set1_epi8(3);
+  const __m256i m3 = _mm256_set1_epi8(3);
   const __m128i m4 = _mm_set1_epi8(0xF);
-  __m512 acc = _mm512_setzero_ps();
-  __m256 acc_m = _mm256_setzero_ps();
+  __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kQKK; ++i) {
     const uint8_t* x = wrow + i * sizeof(Block);
     const Q8 y(arow + i * sizeof(BlockQ8K));
-    const float d = y.d * f16_at(x + offsetof(Block, d));
-    const float neg_dmin = -y.d * f16_at(x + offsetof(Block, dmin));
+    static_assert(offsetof(Block, dmin) == offsetof(Block, d) + 2);
+    const __m128 dm = _mm_mul_ps(f16x2_at(x + offsetof(Block, d)), _mm_set1_ps(y.d));  // d_w d_a, dmin_w d_a
     const __m128i packed = load128(x + offsetof(Block, scales));
     const __m256i sc = _mm256_cvtepu8_epi16(_mm_and_si128(packed, m4));
     const __m256i mn = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), m4));
-    acc_m = _mm256_fmadd_ps(_mm256_set1_ps(neg_dmin), _mm256_cvtepi32_ps(_mm256_madd_epi16(mn, load256(y.bsums))), acc_m);
-    // Scales of sub-blocks 8h..8h+7 in every lane.
-    const __m512i sc_half[2] = {_mm512_broadcast_i32x4(_mm256_castsi256_si128(sc)),
-                                _mm512_broadcast_i32x4(_mm256_extracti128_si256(sc, 1))};
-    __m512i sumi = _mm512_setzero_si512();
+    const __m256i summs = _mm256_madd_epi16(mn, load256(y.bsums));
+    const __m256i sc_half[2] = {_mm256_permute2x128_si256(sc, sc, 0x00), _mm256_permute2x128_si256(sc, sc, 0x11)};
+    __m256i sumi = _mm256_setzero_si256();
 #pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
-      const __m512i bits = bcast256(x + offsetof(Block, qs) + 32 * h);
-#pragma GCC unroll 2
-      for (int p = 0; p < 2; ++p) {  // elements 128h + 64p + (0..63): bit pairs 2p (lower half), 2p + 1 (upper)
-        const __m512i q = _mm512_and_si512(_mm512_srlv_epi16(bits, halves16(4 * p, 4 * p + 2)), m3);
-        const __m512i prod = _mm512_maddubs_epi16(q, load512(y.qs + 128 * h + 64 * p));
-        const __m512i s = _mm512_shuffle_epi8(sc_half[h], word_bcast(4 * p, 4 * p + 1, 4 * p + 2, 4 * p + 3));
-        sumi = _mm512_dpwssd_epi32(sumi, prod, s);
+      const __m256i bits = load256(x + offsetof(Block, qs) + 32 * h);
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k) {  // elements 128h + 32k + l: sub-blocks 8h + 2k, 8h + 2k + 1
+        const __m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * k), m3);
+        const __m256i p = _mm256_maddubs_epi16(q, load256(y.qs + 128 * h + 32 * k));
+        sumi = _mm256_dpwssd_epi32(sumi, p, _mm256_shuffle_epi8(sc_half[h], word_bcast2(2 * k, 2 * k + 1)));
       }
     }
-    acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc);
+    acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(dm), _mm256_cvtepi32_ps(sumi), acc);
+    acc = _mm256_fnmadd_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dm)), _mm256_cvtepi32_ps(summs), acc);
   }
-  return _mm512_reduce_add_ps(acc) + hsum(acc_m);
+  return hsum(acc);
 }
 
 float dot_q3_K_q8_K__avx512(int64_t n, const void* vw, const void* va) {
@@ -226,42 +243,49 @@ float dot_q3_K_q8_K__avx512(int64_t n, const void* vw, const void* va) {
 
 namespace {
 
-// Q4_K and Q5_K differ only in Q5_K's fifth bit (qh).
+// Q4_K and Q5_K differ only in Q5_K's fifth bit (qh). 256-bit: each vpmaddubsw result is one
+// 32-element sub-block, so vpdpwssd applies one broadcast scale to the whole vector; in
+// 512 bits the same work needs broadcast loads and masked shifts, which measured slower.
 template <class Block>
 float dot_k4_avx512(int64_t n, const void* vw, const void* va) {
   constexpr bool kFifthBit = std::is_same_v<Block, BlockQ5K>;
   const auto* wrow = static_cast<const uint8_t*>(vw);
   const auto* arow = static_cast<const uint8_t*>(va);
-  const __m512i m4 = _mm512_set1_epi8(0xF);
-  const __m512i m16 = _mm512_set1_epi8(16);
-  __m512 acc = _mm512_setzero_ps();
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  const __m256i m16 = _mm256_set1_epi8(16);
+  __m256 acc = _mm256_setzero_ps();
   __m128 acc_m = _mm_setzero_ps();
   for (int64_t i = 0; i < n / kQKK; ++i) {
     const uint8_t* x = wrow + i * sizeof(Block);
     const Q8 y(arow + i * sizeof(BlockQ8K));
-    const float d = y.d * f16_at(x + offsetof(Block, d));
-    const float neg_dmin = -y.d * f16_at(x + offsetof(Block, dmin));
+    static_assert(offsetof(Block, dmin) == offsetof(Block, d) + 2);
+    const __m128 dm = _mm_mul_ps(f16x2_at(x + offsetof(Block, d)), _mm_set1_ps(y.d));  // d_w d_a, dmin_w d_a
     const __m256i sm = k4_scales_mins(x + offsetof(Block, scales));
     const __m256i bs = load256(y.bsums);
     const __m128i q8sub = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
     const __m128i summs = _mm_madd_epi16(_mm256_extracti128_si256(sm, 1), q8sub);
-    acc_m = _mm_fmadd_ps(_mm_set1_ps(neg_dmin), _mm_cvtepi32_ps(summs), acc_m);
-    const __m512i sc = _mm512_broadcast_i32x4(_mm256_castsi256_si128(sm));
-    __m512i hbits = _mm512_setzero_si512();
-    if constexpr (kFifthBit) hbits = bcast256(x + offsetof(Block, qh));
-    __m512i sumi = _mm512_setzero_si512();
+    acc_m = _mm_fnmadd_ps(_mm_shuffle_ps(dm, dm, 0x55), _mm_cvtepi32_ps(summs), acc_m);
+    const __m256i sc = _mm256_permute2x128_si256(sm, sm, 0x00);
+    __m256i hbits = _mm256_setzero_si256();
+    if constexpr (kFifthBit) hbits = load256(x + offsetof(Block, qh));
+    __m256i sumi = _mm256_setzero_si256();
 #pragma GCC unroll 4
-    for (int j = 0; j < 4; ++j) {  // elements 64j..64j+63: low nibbles (sub-block 2j), high (2j + 1)
-      const __m512i bits = bcast256(x + offsetof(Block, qs) + 32 * j);
-      __m512i q = _mm512_and_si512(_mm512_mask_srli_epi16(bits, kUpperWords, bits, 4), m4);
-      if constexpr (kFifthBit)  // element 32k + l: bit k of qh[l]
-        q = _mm512_mask_add_epi8(q, _mm512_test_epi8_mask(hbits, bit_halves(2 * j, 2 * j + 1)), q, m16);
-      const __m512i prod = _mm512_maddubs_epi16(q, load512(y.qs + 64 * j));
-      sumi = _mm512_dpwssd_epi32(sumi, prod, _mm512_shuffle_epi8(sc, word_bcast(2 * j, 2 * j, 2 * j + 1, 2 * j + 1)));
+    for (int j = 0; j < 4; ++j) {  // 64 elements: sub-blocks 2j (low nibbles), 2j + 1 (high)
+      const __m256i bits = load256(x + offsetof(Block, qs) + 32 * j);
+      __m256i lo = _mm256_and_si256(bits, m4);
+      __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+      if constexpr (kFifthBit) {  // element 32k + l: bit k of qh[l]
+        lo = _mm256_or_si256(lo, _mm256_and_si256(move_bit(hbits, 2 * j, 4), m16));
+        hi = _mm256_or_si256(hi, _mm256_and_si256(move_bit(hbits, 2 * j + 1, 4), m16));
+      }
+      const __m256i plo = _mm256_maddubs_epi16(lo, load256(y.qs + 64 * j));
+      const __m256i phi = _mm256_maddubs_epi16(hi, load256(y.qs + 64 * j + 32));
+      sumi = _mm256_dpwssd_epi32(sumi, plo, _mm256_shuffle_epi8(sc, word_bcast2(2 * j, 2 * j)));
+      sumi = _mm256_dpwssd_epi32(sumi, phi, _mm256_shuffle_epi8(sc, word_bcast2(2 * j + 1, 2 * j + 1)));
     }
-    acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc);
+    acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(dm), _mm256_cvtepi32_ps(sumi), acc);
   }
-  return _mm512_reduce_add_ps(acc) + hsum(acc_m);
+  return hsum(acc) + hsum(acc_m);
 }
 
 }  // namespace
@@ -312,7 +336,6 @@ float dot_iq4_xs_q8_K__avx512(int64_t n, const void* vw, const void* va) {
   const __m512i m0f = _mm512_set1_epi8(0x0F);
   const __m512i m8 = _mm512_set1_epi8(8);
   const __m512i magnitudes = _mm512_broadcast_i32x4(load128(kIq4Abs.v));
-  constexpr __mmask32 kOddLaneWords = 0xFF00FF00u;  // 128-bit lanes 1 and 3
   __m512 acc = _mm512_setzero_ps();
   for (int64_t i = 0; i < n / kQKK; ++i) {
     const uint8_t* x = wrow + i * sizeof(Block);
@@ -320,16 +343,24 @@ float dot_iq4_xs_q8_K__avx512(int64_t n, const void* vw, const void* va) {
     const float d = y.d * f16_at(x + offsetof(Block, d));
     const __m512i sc = _mm512_broadcast_i32x4(iq4xs_scales(x));
     __m512i sumi = _mm512_setzero_si512();
-#pragma GCC unroll 4
-    for (int t = 0; t < 4; ++t) {  // sub-blocks 2t, 2t + 1 = lanes [2t lo | 2t hi | 2t+1 lo | 2t+1 hi]
-      const __m512i bytes = _mm512_castsi256_si512(load256(x + offsetof(Block, qs) + 32 * t));
-      const __m512i pairs = _mm512_shuffle_i64x2(bytes, bytes, 0x50);  // 16-byte lanes 0, 0, 1, 1
-      const __m512i idx = _mm512_and_si512(_mm512_mask_srli_epi16(pairs, kOddLaneWords, pairs, 4), m0f);
-      const __m512i q8 = load512(y.qs + 64 * t);
+#pragma GCC unroll 2
+    for (int u = 0; u < 2; ++u) {  // sub-blocks 4u..4u+3: 64 bytes, one sub-block per 128-bit lane
+      const __m512i bits = load512(x + offsetof(Block, qs) + 64 * u);
+      // Low nibbles are elements 0..15 of each lane's sub-block, high nibbles 16..31; the q8
+      // are regrouped to match, so one scale vector serves both.
+      const __m512i ilo = _mm512_and_si512(bits, m0f);
+      const __m512i ihi = _mm512_and_si512(_mm512_srli_epi16(bits, 4), m0f);
+      const __m512i y0 = load512(y.qs + 128 * u);       // sub-blocks 4u, 4u + 1
+      const __m512i y1 = load512(y.qs + 128 * u + 64);  // sub-blocks 4u + 2, 4u + 3
+      const __m512i ylo = _mm512_shuffle_i64x2(y0, y1, 0x88);  // 16-byte lanes y0.0 y0.2 y1.0 y1.2
+      const __m512i yhi = _mm512_shuffle_i64x2(y0, y1, 0xDD);  // y0.1 y0.3 y1.1 y1.3
       // Signed * signed as |v| * (q8 negated where v < 0); |v|, |q8| <= 127: no saturation.
-      const __m512i sy = _mm512_mask_sub_epi8(q8, _mm512_testn_epi8_mask(idx, m8), _mm512_setzero_si512(), q8);
-      const __m512i prod = _mm512_maddubs_epi16(_mm512_shuffle_epi8(magnitudes, idx), sy);
-      sumi = _mm512_dpwssd_epi32(sumi, prod, _mm512_shuffle_epi8(sc, word_bcast(2 * t, 2 * t, 2 * t + 1, 2 * t + 1)));
+      const __m512i slo = _mm512_mask_sub_epi8(ylo, _mm512_testn_epi8_mask(ilo, m8), _mm512_setzero_si512(), ylo);
+      const __m512i shi = _mm512_mask_sub_epi8(yhi, _mm512_testn_epi8_mask(ihi, m8), _mm512_setzero_si512(), yhi);
+      const __m512i plo = _mm512_maddubs_epi16(_mm512_shuffle_epi8(magnitudes, ilo), slo);
+      const __m512i phi = _mm512_maddubs_epi16(_mm512_shuffle_epi8(magnitudes, ihi), shi);
+      const __m512i s = _mm512_shuffle_epi8(sc, word_bcast(4 * u, 4 * u + 1, 4 * u + 2, 4 * u + 3));
+      sumi = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(sumi, plo, s), phi, s);
     }
     acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc);
   }

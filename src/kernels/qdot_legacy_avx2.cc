@@ -42,13 +42,15 @@ inline __m128i heads4(const uint8_t* p) {
                         static_cast<int>(rd32(p + 2 * kStride)), static_cast<int>(rd32(p + 3 * kStride)));
 }
 
-// Scale products of four consecutive blocks, one vcvtph2ps for all their f16s. Lane 2k holds
-// f16(d_w) * f16(d_a) of block k; with a min term, lane 2k + 1 holds f16(m_w) * f16(s_a).
+// Scale products of four consecutive blocks, one or two vcvtph2ps for all their f16s. Lane 2k
+// holds f16(d_w) * f16(d_a) of block k; with a min term, lane 2k + 1 holds f16(m_w) * f16(s_a).
+// Without one, the code bytes above d are blended away before the conversion (no half made of
+// code bytes, which may be subnormal, goes through the FPU).
 template <int kW, int kA, bool kMin>
 inline __m256 scales4(const uint8_t* w, const uint8_t* a) {
   const __m128i hw = heads4<kW>(w), ha = heads4<kA>(a);
   if constexpr (kMin) return _mm256_mul_ps(_mm256_cvtph_ps(hw), _mm256_cvtph_ps(ha));
-  // [d_w0, d_a0, d_w1, d_a1, ...]: the weight scale in the low half of each u32, the activation's above it.
+  // [d_w0, d_a0, d_w1, d_a1, ...]: the weight's d in the low half of each u32, the activation's above.
   const __m256 f = _mm256_cvtph_ps(_mm_blend_epi16(hw, _mm_slli_epi32(ha, 16), 0xAA));
   return _mm256_mul_ps(f, _mm256_movehdup_ps(f));
 }
@@ -215,31 +217,26 @@ float dot_f16_f16__avx2(int64_t n, const void* vw, const void* va) {
   return static_cast<float>(s);
 }
 
-// bf16 -> f32 is a 16-bit shift: interleaving zeros below each element does it. unpacklo/hi
-// permute elements within 128-bit lanes, identically for w and a, so the products pair up.
+// BF16 -> F32 is a 16-bit shift: the even elements of each u32 pair shifted up, the odd ones
+// masked in place. Even pairs with even and odd with odd, so the products match.
 float dot_bf16_bf16__avx2(int64_t n, const void* vw, const void* va) {
   const auto* w = static_cast<const uint8_t*>(vw);
   const auto* a = static_cast<const uint8_t*>(va);
-  const __m256i z = _mm256_setzero_si256();
+  const __m256i hi = _mm256_set1_epi32(static_cast<int>(0xFFFF0000u));
   __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+  auto fma16 = [&](int64_t k, __m256* even, __m256* odd) {
+    const __m256i x = ld256(w + 2 * k), y = ld256(a + 2 * k);
+    *even = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(x, 16)), _mm256_castsi256_ps(_mm256_slli_epi32(y, 16)), *even);
+    *odd = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(x, hi)), _mm256_castsi256_ps(_mm256_and_si256(y, hi)), *odd);
+  };
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
-    const __m256i x0 = ld256(w + 2 * i), y0 = ld256(a + 2 * i);
-    const __m256i x1 = ld256(w + 2 * i + 32), y1 = ld256(a + 2 * i + 32);
-    s0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(z, x0)), _mm256_castsi256_ps(_mm256_unpacklo_epi16(z, y0)), s0);
-    s1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(z, x0)), _mm256_castsi256_ps(_mm256_unpackhi_epi16(z, y0)), s1);
-    s2 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(z, x1)), _mm256_castsi256_ps(_mm256_unpacklo_epi16(z, y1)), s2);
-    s3 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(z, x1)), _mm256_castsi256_ps(_mm256_unpackhi_epi16(z, y1)), s3);
+    fma16(i, &s0, &s1);
+    fma16(i + 16, &s2, &s3);
   }
-  for (; i + 16 <= n; i += 16) {
-    const __m256i x0 = ld256(w + 2 * i), y0 = ld256(a + 2 * i);
-    s0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(z, x0)), _mm256_castsi256_ps(_mm256_unpacklo_epi16(z, y0)), s0);
-    s1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(z, x0)), _mm256_castsi256_ps(_mm256_unpackhi_epi16(z, y0)), s1);
-  }
+  for (; i + 16 <= n; i += 16) fma16(i, &s0, &s1);
   double s = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-  for (; i < n; ++i) {
-    s += static_cast<double>(bf16_to_f32(rd16(w + 2 * i)) * bf16_to_f32(rd16(a + 2 * i)));
-  }
+  for (; i < n; ++i) s += static_cast<double>(bf16_to_f32(rd16(w + 2 * i)) * bf16_to_f32(rd16(a + 2 * i)));
   return static_cast<float>(s);
 }
 

@@ -9,9 +9,11 @@
 // for every byte of both rows (no sign trick, so no -128 caveat as in the AVX2 file).
 // Q5's fifth bits are a 64-bit mask register for two blocks: one masked byte add.
 //
-// Four blocks per iteration, their scales converted together (one vcvtph2ps of the blocks'
-// first four bytes) and spread over the lanes with vpermps; a 1..3 block tail is run through the same body from a zero-padded copy (d = 0 adds
-// exactly nothing). Float rows use masked loads for their tails. Rows may be unaligned.
+// Four blocks per iteration, their scales converted together (vcvtph2ps of the blocks' first
+// four bytes) and spread over the lanes with vpermps; a 1..3 block tail runs through the same
+// body from a zero-padded copy (d = 0 adds exactly nothing). Float rows use masked loads for
+// their tails. Rows may sit at any byte address.
+
 // GCC 12's avx512fintrin.h initialises its "undefined" vectors from themselves, which
 // -Wuninitialized reports at every inlined cast/permute/convert (GCC bug 105593).
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -70,13 +72,15 @@ inline __m128i heads4(const uint8_t* p) {
                         static_cast<int>(rd32(p + 2 * kStride)), static_cast<int>(rd32(p + 3 * kStride)));
 }
 
-// Scale products of four consecutive blocks, one vcvtph2ps for all their f16s. Lane 2k holds
-// f16(d_w) * f16(d_a) of block k; with a min term, lane 2k + 1 holds f16(m_w) * f16(s_a).
+// Scale products of four consecutive blocks, one or two vcvtph2ps for all their f16s. Lane 2k
+// holds f16(d_w) * f16(d_a) of block k; with a min term, lane 2k + 1 holds f16(m_w) * f16(s_a).
+// Without one, the code bytes above d are blended away before the conversion (no half made of
+// code bytes, which may be subnormal, goes through the FPU).
 template <int kW, int kA, bool kMin>
 inline __m256 scales4(const uint8_t* w, const uint8_t* a) {
   const __m128i hw = heads4<kW>(w), ha = heads4<kA>(a);
   if constexpr (kMin) return _mm256_mul_ps(_mm256_cvtph_ps(hw), _mm256_cvtph_ps(ha));
-  // [d_w0, d_a0, d_w1, d_a1, ...]: the weight scale in the low half of each u32, the activation's above it.
+  // [d_w0, d_a0, d_w1, d_a1, ...]: the weight's d in the low half of each u32, the activation's above.
   const __m256 f = _mm256_cvtph_ps(_mm_blend_epi16(hw, _mm_slli_epi32(ha, 16), 0xAA));
   return _mm256_mul_ps(f, _mm256_movehdup_ps(f));
 }
@@ -206,38 +210,41 @@ float dot_f32_f32__avx512(int64_t n, const void* vw, const void* va) {
   return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
 }
 
+// F16: 256-bit conversions (a 512-bit vcvtph2ps has half the throughput of two 256-bit ones on
+// Zen 4 and no more on Intel), eight accumulators of eight, a masked tail.
 float dot_f16_f16__avx512(int64_t n, const void* vw, const void* va) {
   const auto* w = static_cast<const uint8_t*>(vw);
   const auto* a = static_cast<const uint8_t*>(va);
-  auto fma16 = [&](int64_t k, __m512 acc) {
-    return _mm512_fmadd_ps(_mm512_cvtph_ps(ld256(w + 2 * k)), _mm512_cvtph_ps(ld256(a + 2 * k)), acc);
+  auto fma8 = [&](int64_t k, __m256 acc) {
+    return _mm256_fmadd_ps(_mm256_cvtph_ps(ld128(w + 2 * k)), _mm256_cvtph_ps(ld128(a + 2 * k)), acc);
   };
-  __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+  __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
   int64_t i = 0;
-  for (; i + 64 <= n; i += 64) {
-    s0 = fma16(i, s0);
-    s1 = fma16(i + 16, s1);
-    s2 = fma16(i + 32, s2);
-    s3 = fma16(i + 48, s3);
+  for (; i + 32 <= n; i += 32) {
+    s0 = fma8(i, s0);
+    s1 = fma8(i + 8, s1);
+    s2 = fma8(i + 16, s2);
+    s3 = fma8(i + 24, s3);
   }
-  for (; i + 16 <= n; i += 16) s0 = fma16(i, s0);
+  for (; i + 8 <= n; i += 8) s0 = fma8(i, s0);
   if (i < n) {
-    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
-    s1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, w + 2 * i)),
-                         _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, a + 2 * i)), s1);
+    const __mmask8 m = static_cast<__mmask8>((1u << (n - i)) - 1);
+    s1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_maskz_loadu_epi16(m, w + 2 * i)),
+                         _mm256_cvtph_ps(_mm_maskz_loadu_epi16(m, a + 2 * i)), s1);
   }
-  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+  return hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
 }
 
-// bf16 -> f32 by interleaving zeros below each element (lane order permuted alike for w and a).
+// BF16 -> F32 is a 16-bit shift: the even elements of each u32 pair shifted up, the odd ones
+// masked in place. Even pairs with even and odd with odd, so the products match.
 float dot_bf16_bf16__avx512(int64_t n, const void* vw, const void* va) {
   const auto* w = static_cast<const uint8_t*>(vw);
   const auto* a = static_cast<const uint8_t*>(va);
-  const __m512i z = _mm512_setzero_si512();
+  const __m512i hi = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
   __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-  auto fma32 = [&](__m512i x, __m512i y, __m512* lo, __m512* hi) {
-    *lo = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_unpacklo_epi16(z, x)), _mm512_castsi512_ps(_mm512_unpacklo_epi16(z, y)), *lo);
-    *hi = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_unpackhi_epi16(z, x)), _mm512_castsi512_ps(_mm512_unpackhi_epi16(z, y)), *hi);
+  auto fma32 = [&](__m512i x, __m512i y, __m512* even, __m512* odd) {
+    *even = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(x, 16)), _mm512_castsi512_ps(_mm512_slli_epi32(y, 16)), *even);
+    *odd = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(x, hi)), _mm512_castsi512_ps(_mm512_and_si512(y, hi)), *odd);
   };
   int64_t i = 0;
   for (; i + 64 <= n; i += 64) {

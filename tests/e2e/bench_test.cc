@@ -169,6 +169,15 @@ TEST(Bench, JsonFieldsArePositiveAndBytesPerTokenAsDocumented) {
   EXPECT_GT(j["roofline"]["tokens_per_second"].get<double>(), 0);
   EXPECT_GT(j["roofline"]["tg_fraction"].get<double>(), 0);
 
+  // Quantized weights: bytes per token in the stored types (Q4_0 mix: q4_0 matrices, 18 bytes
+  // per 32; the output matrix q6_K, 210 bytes per 256).
+  const auto q = run_json("bench " + quote(synth_tiny("Q4_0")) + " --json -p 16 -n 4 -r 2 --bandwidth 10");
+  EXPECT_EQ(q["type_mix"], "Q4_0");
+  for (const char* k : {"pp_mean", "tg_mean"}) EXPECT_GT(q[k].get<double>(), 0) << k;
+  EXPECT_EQ(q["tg"]["samples"].size(), 2u);
+  EXPECT_EQ(q["roofline"]["weight_bytes_per_token"], 2 * layer / 32 * 18 + 256 * 512 / 256 * 210 + 256 / 32 * 18);
+  EXPECT_EQ(q["bandwidth"]["measured"], false);
+
   // The table a person reads.
   const auto r = run_cmd(bin() + " bench " + quote(f) + " -p 8 -n 2 -r 2 --bandwidth 10");
   ASSERT_EQ(r.status, 0) << r.out;

@@ -231,7 +231,7 @@ AwqResult awq_search(const float* X, int64_t n, int64_t in, std::span<const Matr
     }
     res.alphas.push_back(alpha);
     res.losses.push_back(loss);
-    if (loss < best) {  // strictly better: ties keep the smaller α (α = 0: RTN)
+    if (i == 0 || loss < best) {  // strictly better: ties keep the smaller α (α = 0: RTN)
       best = loss;
       res.alpha = alpha;
       res.scales = s;

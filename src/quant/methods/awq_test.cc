@@ -49,8 +49,8 @@ double relative_output_error(const std::vector<float>& X, int64_t n, int64_t in,
   for (int64_t t = 0; t < n; ++t)
     for (int64_t j = 0; j < in; ++j) Xs[static_cast<size_t>(t * in + j)] = X[static_cast<size_t>(t * in + j)] / s[static_cast<size_t>(j)];
   std::vector<float> y(static_cast<size_t>(n * rows)), yq(y.size());
-  matmul_f32__ref(W.data(), in, rows, X.data(), n, y.data());
-  matmul_f32__ref(deq.data(), in, rows, Xs.data(), n, yq.data());
+  matmul_f32(W.data(), in, rows, X.data(), n, y.data());
+  matmul_f32(deq.data(), in, rows, Xs.data(), n, yq.data());
   double num = 0, den = 0;
   for (size_t i = 0; i < y.size(); ++i) {
     num += (static_cast<double>(y[i]) - yq[i]) * (static_cast<double>(y[i]) - yq[i]);
@@ -75,13 +75,33 @@ std::vector<Case> cases() {
   };
 }
 
+// One synthetic q/k/v group; each quantizer's search runs once and is shared by the tests.
 class AwqSynthetic : public ::testing::Test {
  protected:
-  static constexpr int64_t kIn = 512, kRows = 128, kN = 1024, kHeld = 512;
+  static constexpr int64_t kIn = 512, kRows = 64, kN = 1024, kHeld = 512;
+  struct Data {
+    std::vector<float> X, Xheld;
+    std::vector<std::vector<float>> W;
+    std::vector<MatrixView> views;
+    std::vector<Case> cases = lowbit::cases();
+    std::vector<AwqResult> results;  // per case, default options
+  };
+  static Data& data() {
+    static Data* d = [] {
+      auto* d = new Data;
+      d->X = llm_activations(kN, kIn, 1);
+      d->Xheld = llm_activations(kHeld, kIn, 2);
+      for (int k = 0; k < 3; ++k) d->W.push_back(gaussian(kRows * kIn, 0.05f, 10 + k));  // q, k, v
+      for (auto& w : d->W) d->views.push_back({w.data(), kRows, kIn});
+      for (const Case& c : d->cases) d->results.push_back(awq_search(d->X.data(), kN, kIn, d->views, c.q));
+      return d;
+    }();
+    return *d;
+  }
   void SetUp() override {
-    X = llm_activations(kN, kIn, 1);
-    Xheld = llm_activations(kHeld, kIn, 2);
-    for (int k = 0; k < 3; ++k) W.push_back(gaussian(kRows * kIn, 0.05f, 10 + k));  // q, k, v
+    X = data().X;
+    Xheld = data().Xheld;
+    W = data().W;
     for (auto& w : W) views.push_back({w.data(), kRows, kIn});
   }
   std::vector<float> X, Xheld;
@@ -90,20 +110,22 @@ class AwqSynthetic : public ::testing::Test {
 };
 
 TEST_F(AwqSynthetic, BeatsRoundToNearestForEveryQuantizer) {
-  for (const Case& c : cases()) {
+  for (size_t ci = 0; ci < data().cases.size(); ++ci) {
+    const Case& c = data().cases[ci];
+    const AwqResult& r = data().results[ci];
     SCOPED_TRACE(c.label);
-    const AwqResult r = awq_search(X.data(), kN, kIn, views, c.q);
     EXPECT_EQ(r.rows_used, 512);
     EXPECT_GT(r.alpha, 0.0f);
     EXPECT_LT(r.scaled_loss, r.rtn_loss);
     EXPECT_LE(r.final_loss, r.scaled_loss);
     double rtn = 0, awq = 0, awq_noclip = 0;
     const std::vector<float> ones(kIn, 1.0f);
-    const AwqResult nc = awq_search(X.data(), kN, kIn, views, c.q, AwqOptions{.clip = false});
     for (size_t k = 0; k < W.size(); ++k) {
+      std::vector<float> scaled = W[k];  // the unclipped AWQ weights W diag(s)
+      scale_columns(scaled.data(), kRows, kIn, r.scales);
       rtn += relative_output_error(Xheld, kHeld, kIn, W[k], kRows, W[k], ones, c.q) / 3;
       awq += relative_output_error(Xheld, kHeld, kIn, W[k], kRows, r.weights[k], r.scales, c.q) / 3;
-      awq_noclip += relative_output_error(Xheld, kHeld, kIn, W[k], kRows, nc.weights[k], nc.scales, c.q) / 3;
+      awq_noclip += relative_output_error(Xheld, kHeld, kIn, W[k], kRows, scaled, r.scales, c.q) / 3;
     }
     std::printf("%-15s alpha=%.2f  calib loss RTN %.4g -> scaled %.4g -> clipped %.4g | held-out rel. error "
                 "RTN %.3e  AWQ(scale) %.3e  AWQ(scale+clip) %.3e (%.0f%% of RTN)\n",
@@ -126,7 +148,7 @@ TEST_F(AwqSynthetic, AlphaZeroIsRoundToNearest) {
   EXPECT_EQ(r.final_loss, rtn);
   // The full search starts from the same point, and its RTN loss agrees with an independent
   // double-precision evaluation of ‖X (W − Q(W))ᵀ‖².
-  const AwqResult full = awq_search(X.data(), kN, kIn, views, q, AwqOptions{.max_rows = kN});
+  const AwqResult full = awq_search(X.data(), kN, kIn, views, q, AwqOptions{.max_rows = kN, .clip = false});
   EXPECT_EQ(full.losses[0], rtn);
   double want = 0;
   for (size_t k = 0; k < W.size(); ++k) {
@@ -142,9 +164,10 @@ TEST_F(AwqSynthetic, AlphaZeroIsRoundToNearest) {
 
 TEST_F(AwqSynthetic, ClippingNeverIncreasesTheLoss) {
   bool some_clipped = false;
-  for (const Case& c : cases()) {
+  for (size_t ci = 0; ci < data().cases.size(); ++ci) {
+    const Case& c = data().cases[ci];
+    const AwqResult& r = data().results[ci];
     SCOPED_TRACE(c.label);
-    const AwqResult r = awq_search(X.data(), kN, kIn, views, c.q);
     EXPECT_LE(r.final_loss, r.scaled_loss);
     // The reported loss is the loss of the returned weights: recompute it.
     std::vector<float> xs(static_cast<size_t>(512 * kIn));

@@ -30,6 +30,9 @@
 // so the K-quants' d·q − m matches too. Q8_0 leaves out the code −128: ggml never writes it
 // and its AVX2 dot products take |q| with a sign trick that −128 breaks.
 //
+// Bit-exactness needs value() compiled without FMA contraction, as the codecs are (the x86-64
+// baseline has no FMA; a build with -mfma must pass -ffp-contract=off to this module too).
+//
 // Every grid is constant over aligned runs of kGridRun = 16 elements (the smallest sub-block),
 // which lets GPTQ keep one (scale, offset) per 16 weights instead of one per weight.
 #pragma once

@@ -121,8 +121,15 @@ Vocab synth_vocab(int vocab_size) {
   add("<s>", 0.0f, kTokControl);
   add("</s>", 0.0f, kTokControl);
   for (int b = 0; b < 256; ++b) add(fmt::format("<0x{:02X}>", b), 0.0f, kTokByte);
-  for (int i = 0; static_cast<int>(v.tokens.size()) < vocab_size; ++i)
-    add(fmt::format("\xE2\x96\x81w{}", i), -static_cast<float>(i), kTokNormal);   // U+2581 "▁"
+  // "▁" and printable ASCII first, so ordinary text tokenizes into pieces (and detokenizes
+  // back, which node-llama-cpp checks at load), then filler up to the size.
+  const std::string space = "\xE2\x96\x81";   // U+2581, SentencePiece's space
+  std::vector<std::string> pieces = {space};
+  for (char ch = '!'; ch <= '~'; ++ch) pieces.emplace_back(1, ch);
+  for (size_t i = 0; v.tokens.size() < static_cast<size_t>(vocab_size); ++i) {
+    const std::string piece = i < pieces.size() ? pieces[i] : fmt::format("{}w{}", space, i - pieces.size());
+    add(piece, -static_cast<float>(i), kTokNormal);
+  }
   v.unk = 0;
   v.bos = 1;
   v.eos = 2;

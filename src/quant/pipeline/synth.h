@@ -13,8 +13,9 @@
 // (4.4 GB) or even the whole quantized one.
 //
 // Vocabulary: a synthetic SentencePiece one that llama.cpp loads: <unk>, <s>, </s>, the 256
-// byte-fallback tokens <0x00>..<0xFF>, then pieces "▁w0", "▁w1", ... up to the vocab size,
-// with scores descending.
+// byte-fallback tokens <0x00>..<0xFF>, then "▁" and the printable ASCII characters (so text
+// tokenizes and detokenizes sensibly), then filler pieces "▁w0", "▁w1", ... up to the vocab
+// size; scores descend from 0.
 #pragma once
 
 #include <cstdint>
@@ -38,7 +39,7 @@ const std::vector<SynthPreset>& synth_presets();
 const SynthPreset* find_synth_preset(const std::string& name);   // exact name
 
 ModelConfig synth_config(const SynthPreset& p);
-// <unk>, <s>, </s>, 256 byte tokens, then "▁w<i>" pieces; vocab_size must be >= 259 + 1.
+// <unk>, <s>, </s>, 256 byte tokens, "▁", printable ASCII, then "▁w<i>" pieces; vocab_size > 259.
 Vocab synth_vocab(int vocab_size);
 
 struct SynthOptions {
