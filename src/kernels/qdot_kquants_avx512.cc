@@ -1,14 +1,19 @@
 // AVX-512 (F, BW, VL, DQ, VNNI) dot products of the K-quant family against Q8_K (references:
 // qdot_ref_kquants.cc; the AVX2 file explains the shared shape).
 //
-// What 512 bits change: one vector covers 64 elements = four 16-element sub-blocks (one per
-// 128-bit lane), so the sub-block scales are broadcast per lane with vpshufb from a register
-// holding eight i16 scales in every lane; vpdpwssd folds "multiply by the scales and add"
-// into one instruction, vpdpbusd replaces vpmaddubsw + vpmaddwd where there is no per-lane
-// scale (TQ1_0, TQ2_0). Mostly the codes are arranged to match 64 consecutive q8 bytes (one
-// plain load) by broadcasting 32 code bytes to both halves and shifting the halves differently
+// What AVX-512 changes: vpdpwssd folds "multiply by the sub-block scales and add" into one
+// instruction, vpdpbusd replaces vpmaddubsw + vpmaddwd where there is no per-lane scale
+// (TQ1_0, TQ2_0). In 512 bits one vector covers 64 elements = four 16-element sub-blocks (one
+// per 128-bit lane), so the scales are broadcast per lane with vpshufb from a register holding
+// eight i16 scales in every lane. Codes are lined up with 64 consecutive q8 bytes (one plain
+// load) by broadcasting 32 code bytes to both halves and shifting the halves differently
 // (vpsrlvw, masked shifts, vptestmb); IQ4_XS instead regroups the q8 (vshufi64x2) so that one
 // scale vector serves both nibbles.
+//
+// Q2_K, Q4_K and Q5_K stay 256-bit (the AVX2 shape plus vpdpwssd): their 32-byte code planes
+// already pair with plain q8 loads, and their 512-bit forms measured slower on the AMD Zen 4
+// used for tuning (it splits 512-bit operations in two, so only the instruction count can
+// shrink, and the broadcasts and per-half shifts add instructions back).
 //
 // Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni (and AVX2/FMA/F16C).
 // Like the AVX2 file it calls no inline function of a shared header.
@@ -56,6 +61,13 @@ inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<co
 inline __m512i load512(const void* p) { return _mm512_loadu_si512(p); }
 // 32 bytes in both halves.
 inline __m512i bcast256(const void* p) { return _mm512_broadcast_i64x4(load256(p)); }
+// 64 weight bytes as two 32-byte loads. Weight blocks are not 64-byte aligned, so a 64-byte
+// load nearly always spans two cache lines; on weights streamed from memory such loads cost
+// more than the extra insert (measured on Zen 4: IQ4_XS matvec 11.7 -> 15.5 GB/s). Q8_K rows
+// stay in L1 and use plain 64-byte loads.
+inline __m512i load2x256(const uint8_t* p) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(load256(p)), load256(p + 32), 1);
+}
 
 inline float hsum(__m128 h) {
   h = _mm_add_ps(h, _mm_movehl_ps(h, h));
@@ -80,7 +92,6 @@ inline __m512i halves16(int lo, int hi) {
 inline __m512i bit_halves(int lo, int hi) {
   return _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << lo)), _mm256_set1_epi8(static_cast<char>(1 << hi)), 1);
 }
-constexpr __mmask32 kUpperWords = 0xFFFF0000u;
 
 // Q3_K's sixteen 6-bit scales minus 32, as bytes (layout in blocks.h).
 inline __m128i q3_scales(const uint8_t* s) {
@@ -169,8 +180,8 @@ inline __m128 f16x2_at(const uint8_t* p) {
 
 }  // namespace
 
-// Q2_K in 256 bits: a 2-bit plane of 32 bytes is 32 consecutive elements, so it pairs with one
-// plain q8 load; the 512-bit form needs variable shifts to split planes, which measured slower.
+// Q2_K in 256 bits (see the top of the file): a 2-bit plane of 32 bytes is 32 consecutive
+// elements, so it pairs with one plain q8 load.
 float dot_q2_K_q8_K__avx512(int64_t n, const void* vw, const void* va) {
   const auto* wrow = static_cast<const uint8_t*>(vw);
   const auto* arow = static_cast<const uint8_t*>(va);
@@ -243,9 +254,8 @@ float dot_q3_K_q8_K__avx512(int64_t n, const void* vw, const void* va) {
 
 namespace {
 
-// Q4_K and Q5_K differ only in Q5_K's fifth bit (qh). 256-bit: each vpmaddubsw result is one
-// 32-element sub-block, so vpdpwssd applies one broadcast scale to the whole vector; in
-// 512 bits the same work needs broadcast loads and masked shifts, which measured slower.
+// Q4_K and Q5_K differ only in Q5_K's fifth bit (qh). 256-bit (see the top of the file): each
+// vpmaddubsw result is one 32-element sub-block, so one broadcast scale serves the vector.
 template <class Block>
 float dot_k4_avx512(int64_t n, const void* vw, const void* va) {
   constexpr bool kFifthBit = std::is_same_v<Block, BlockQ5K>;
@@ -313,7 +323,7 @@ float dot_q6_K_q8_K__avx512(int64_t n, const void* vw, const void* va) {
                                 _mm512_broadcast_i32x4(_mm256_extracti128_si256(sc, 1))};
 #pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
-      const __m512i ql = load512(x + offsetof(Block, ql) + 64 * h);  // low nibbles: elements 128h + 0..63, high: + 64..127
+      const __m512i ql = load2x256(x + offsetof(Block, ql) + 64 * h);  // low nibbles: elements 128h + 0..63, high: + 64..127
       const __m512i qh = bcast256(x + offsetof(Block, qh) + 32 * h);  // bit pairs 0, 1 | 2, 3 (lo) and 4, 5 | 6, 7 (hi)
       const __m512i lo = _mm512_ternarylogic_epi32(_mm512_and_si512(ql, m0f), _mm512_sllv_epi16(qh, halves16(4, 2)),
                                                    mcf, kOrAndNot);
@@ -345,7 +355,7 @@ float dot_iq4_xs_q8_K__avx512(int64_t n, const void* vw, const void* va) {
     __m512i sumi = _mm512_setzero_si512();
 #pragma GCC unroll 2
     for (int u = 0; u < 2; ++u) {  // sub-blocks 4u..4u+3: 64 bytes, one sub-block per 128-bit lane
-      const __m512i bits = load512(x + offsetof(Block, qs) + 64 * u);
+      const __m512i bits = load2x256(x + offsetof(Block, qs) + 64 * u);
       // Low nibbles are elements 0..15 of each lane's sub-block, high nibbles 16..31; the q8
       // are regrouped to match, so one scale vector serves both.
       const __m512i ilo = _mm512_and_si512(bits, m0f);

@@ -9,8 +9,9 @@
 // -128, which Q8_0/Q8_1 quantization never writes (codes are round(x / (amax/127))).
 //
 // Four blocks per iteration: their f16 scales (and mins) are converted with one or two
-// vcvtph2ps from the blocks' first four bytes, and a row tail of 1..3 blocks is copied into a zero-padded buffer (d = 0 adds exactly nothing),
-// so there is one loop body. Rows may be at any byte address.
+// vcvtph2ps from the blocks' first four bytes, and a row tail of 1..3 blocks is copied into a
+// zero-padded buffer (d = 0 adds exactly nothing), so there is one loop body. Rows may sit at
+// any byte address.
 #include <immintrin.h>
 
 #include <cstring>

@@ -8,7 +8,7 @@
 //    every variant must equal the reference bit for bit; an integer mistake cannot hide in a
 //    tolerance;
 //  - extreme codes (largest magnitudes, random signs) on short rows: the i16/i32 saturation
-//    edges of maddubs/dpbusd;
+//    edges of maddubs/dpbusd; and activation byte -128, exact wherever a variant claims it;
 //  - codec-quantized random rows with real scales: within 1e-6 of the reference, relative to
 //    sum |w_j a_j| (the size of the terms; relative to the result itself would be meaningless
 //    when random signs cancel).
@@ -209,8 +209,8 @@ std::vector<uint8_t> unit_weight_row(GgmlType t, int64_t n, std::mt19937& rng, C
   return row;
 }
 
-// An activation row (Q8_0 or Q8_1) with d = 1 and codes in -lim..lim; Q8_1's s = f16(sum).
-std::vector<uint8_t> unit_act_row(GgmlType at, int64_t n, int lim, std::mt19937& rng, CodePick cp) {
+// An activation row (Q8_0 or Q8_1) with d = 1 and codes in lo..hi; Q8_1's s = f16(sum).
+std::vector<uint8_t> unit_act_row(GgmlType at, int64_t n, int lo, int hi, std::mt19937& rng, CodePick cp) {
   std::vector<uint8_t> row(row_bytes(at, n));
   const size_t bb = at == GgmlType::Q8_1 ? sizeof(BlockQ8_1) : sizeof(BlockQ8_0);
   const size_t qoff = at == GgmlType::Q8_1 ? 4 : 2;
@@ -218,7 +218,7 @@ std::vector<uint8_t> unit_act_row(GgmlType at, int64_t n, int lim, std::mt19937&
     uint8_t* blk = row.data() + b * bb;
     int sum = 0;
     for (int j = 0; j < 32; ++j) {
-      const int v = cp.pick(rng, -lim, lim);
+      const int v = cp.pick(rng, lo, hi);
       blk[qoff + j] = static_cast<uint8_t>(static_cast<int8_t>(v));
       sum += v;
     }
@@ -228,7 +228,8 @@ std::vector<uint8_t> unit_act_row(GgmlType at, int64_t n, int lim, std::mt19937&
   return row;
 }
 
-// Largest |weight value| and |min| of the unit-scale rows, for the 2^24 bound.
+// Largest |code value| (offset applied; Q4_1/Q5_1 mins are within +-4) of the unit-scale
+// weight rows, for the 2^24 bound.
 int max_weight(GgmlType t) {
   switch (t) {
     case GgmlType::Q4_0: return 8;
@@ -250,17 +251,20 @@ std::vector<uint8_t> integer_float_row(GgmlType t, int64_t n, int lim, std::mt19
   return row;
 }
 
-// Runs every variant on rows (w, a) and checks bit equality with the reference, and the
-// reference against the exact value. Returns false when the rows break the 2^24 premise.
-void expect_exact(GgmlType t, int64_t n, const std::vector<uint8_t>& w, const std::vector<uint8_t>& a) {
+// Runs every variant (but those skip names) on rows (w, a) and checks bit equality with the
+// reference, and the reference against the exact value computed from the codecs.
+void expect_exact(GgmlType t, int64_t n, const std::vector<uint8_t>& w, const std::vector<uint8_t>& a,
+                  bool (*skip)(GgmlType, Isa) = nullptr) {
   const Expected e = expected_dot(t, w, a, n);
   ASSERT_LT(e.mag, kTwo24) << "test rows too large for exact float sums";
   const Unaligned uw(w), ua(a);
   const float want = static_cast<float>(e.value);  // an integer below 2^24: exact
   const float ref = reference(t)->dot(n, uw.get(), ua.get());
   EXPECT_EQ(ref, want) << "reference vs codecs, n=" << n;
-  for (const QDotKernel* k : variants(t))
+  for (const QDotKernel* k : variants(t)) {
+    if (skip && skip(t, k->isa)) continue;
     EXPECT_EQ(k->dot(n, uw.get(), ua.get()), ref) << k->name << " n=" << n;
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -305,7 +309,7 @@ TEST(QDotLegacy, UnitScalesMatchReferenceExactly) {
       const double per_lim = static_cast<double>(n) * max_weight(t) + (has_min(t) ? n * 4.0 : 0.0);
       const int lim = std::min(127, static_cast<int>((kTwo24 - 1) / per_lim));
       const auto w = unit_weight_row(t, n, rng, full);
-      const auto a = unit_act_row(act_type_for(t), n, lim, rng, full);
+      const auto a = unit_act_row(act_type_for(t), n, -lim, lim, rng, full);
       expect_exact(t, n, w, a);
     }
   }
@@ -320,8 +324,30 @@ TEST(QDotLegacy, ExtremeCodesMatchReferenceExactly) {
     for (int64_t nb : {1, 2, 3, 4, 5, 7, 8, 9}) {
       for (int rep = 0; rep < 4; ++rep) {
         const int64_t n = nb * kQK32;
-        expect_exact(t, n, unit_weight_row(t, n, rng, ext), unit_act_row(act_type_for(t), n, 127, rng, ext));
+        expect_exact(t, n, unit_weight_row(t, n, rng, ext), unit_act_row(act_type_for(t), n, -127, 127, rng, ext));
       }
+    }
+  }
+}
+
+// Activation byte -128 is outside what Q8_0/Q8_1 quantization writes (codes are within
+// +-127), but a kernel should not depend on that unless it says so: only the AVX2 sign trick
+// (Q8_0, IQ4_NL weights) does, documented in qdot_legacy_avx2.cc.
+bool sign_trick_variant(GgmlType t, Isa isa) {
+  return isa == Isa::Avx2 && (t == GgmlType::Q8_0 || t == GgmlType::IQ4_NL);
+}
+
+TEST(QDotLegacy, ActivationMinus128IsExactWhereClaimed) {
+  std::mt19937 rng(13);
+  for (GgmlType t : kLegacyTypes) {
+    if (is_float_type(t)) continue;
+    SCOPED_TRACE(std::string(ggml_type_name(t)));
+    for (int64_t nb : {1, 3, 4, 9}) {
+      const int64_t n = nb * kQK32;
+      expect_exact(t, n, unit_weight_row(t, n, rng, CodePick{true}),
+                   unit_act_row(act_type_for(t), n, -128, -127, rng, CodePick{true}), sign_trick_variant);
+      expect_exact(t, n, unit_weight_row(t, n, rng, CodePick{false}),
+                   unit_act_row(act_type_for(t), n, -128, 127, rng, CodePick{false}), sign_trick_variant);
     }
   }
 }

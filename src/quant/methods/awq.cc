@@ -75,6 +75,67 @@ void check_inputs(const float* X, int64_t n, int64_t in, std::span<const MatrixV
   }
 }
 
+// AWQ's auto_clip for one matrix W under scales s: the weights it clips are W diag(s).
+struct ClipSearch {
+  const MatrixView& W;
+  const float* s;
+  const float* xs;   // m × in subsample
+  const float* xg;   // the same, regrouped: m × cg per clip group
+  int64_t m, cg;
+  const AwqQuantizer& q;
+  const float* importance;
+  const AwqOptions& opt;
+
+  // W − Q(clipped) diag(s)⁻¹ into delta: the weight error in the unscaled frame, so errors
+  // are measured against X exactly as the α search measured them.
+  void weight_error(const std::vector<float>& clipped, std::vector<float>& delta) const {
+    const int64_t in = W.cols;
+    delta.resize(clipped.size());
+    q.fake_quantize(clipped.data(), W.rows, in, importance, delta.data());
+    for (int64_t row = 0; row < W.rows; ++row)
+      for (int64_t j = 0; j < in; ++j) delta[sz(row * in + j)] = W.data[row * in + j] - delta[sz(row * in + j)] / s[j];
+  }
+
+  // The full output loss of the clipped weights on the subsample.
+  double loss(const std::vector<float>& clipped) const {
+    std::vector<float> delta, scratch;
+    weight_error(clipped, delta);
+    return output_error(xs, m, W.cols, delta.data(), W.rows, scratch);
+  }
+
+  // Per (row, group), the ratio minimising the group's output error e(g, r), r = 1 first.
+  std::vector<float> best_ratios() const {
+    const int64_t rows = W.rows, in = W.cols, groups = in / cg;
+    std::vector<float> ws(W.data, W.data + rows * in);
+    for (int64_t row = 0; row < rows; ++row)
+      for (int64_t j = 0; j < in; ++j) ws[sz(row * in + j)] *= s[j];
+    std::vector<double> best(sz(rows * groups), std::numeric_limits<double>::infinity());
+    std::vector<float> ratio(sz(rows * groups), 1.0f), clipped, delta, dg(sz(rows * cg)), e(sz(m * rows));
+    for (int i = 0; i < opt.clip_grid; ++i) {
+      const float r = opt.clip_grid == 1 ? 1.0f
+                                         : 1.0f - static_cast<float>(i) * (1.0f - opt.min_clip) /
+                                                      static_cast<float>(opt.clip_grid - 1);
+      clipped = ws;
+      awq_clip_weights(clipped.data(), rows, in, cg, q.clip_symmetric, std::vector<float>(sz(rows * groups), r));
+      weight_error(clipped, delta);
+      for (int64_t g = 0; g < groups; ++g) {
+        for (int64_t row = 0; row < rows; ++row) std::copy_n(delta.data() + row * in + g * cg, cg, dg.data() + row * cg);
+        matmul_f32(dg.data(), cg, rows, xg + g * m * cg, m, e.data());  // m × rows: X_g Δ_gᵀ
+        for (int64_t row = 0; row < rows; ++row) {
+          double err = 0;
+          for (int64_t t = 0; t < m; ++t) err += static_cast<double>(e[sz(t * rows + row)]) * e[sz(t * rows + row)];
+          const size_t idx = sz(row * groups + g);
+          if (err < best[idx]) {  // strictly better: ties keep the wider range
+            best[idx] = err;
+            ratio[idx] = r;
+          }
+        }
+      }
+    }
+    return ratio;
+  }
+};
+
 }  // namespace
 
 void AwqOptions::validate() const {
@@ -263,51 +324,14 @@ AwqResult awq_search(const float* X, int64_t n, int64_t in, std::span<const Matr
     std::vector<float> xg(sz(m * in));
     for (int64_t g = 0; g < groups; ++g)
       for (int64_t t = 0; t < m; ++t) std::copy_n(xs.data() + t * in + g * cg, cg, xg.data() + (g * m + t) * cg);
-    std::vector<float> dg, clipped;
     for (size_t k = 0; k < K; ++k) {
-      const MatrixView& W = weights[k];
-      const int64_t rows = W.rows;
-      const std::vector<float>& ws = res.weights[k];
-      std::vector<double> best_err(sz(rows * groups), std::numeric_limits<double>::infinity());
-      std::vector<float> ratio(sz(rows * groups), 1.0f);
-      for (int i = 0; i < options.clip_grid; ++i) {
-        const float r = options.clip_grid == 1 ? 1.0f
-                                               : 1.0f - static_cast<float>(i) * (1.0f - options.min_clip) /
-                                                            static_cast<float>(options.clip_grid - 1);
-        clipped = ws;
-        awq_clip_weights(clipped.data(), rows, in, cg, quantizer.clip_symmetric, std::vector<float>(sz(rows * groups), r));
-        deq.resize(clipped.size());
-        quantizer.fake_quantize(clipped.data(), rows, in, impp, deq.data());
-        // Weight error in the unscaled frame, W − Q(clamp(W s)) / s, so that the group
-        // errors are measured against X exactly as the α search measured them.
-        for (int64_t row = 0; row < rows; ++row)
-          for (int64_t j = 0; j < in; ++j) deq[sz(row * in + j)] = W.data[row * in + j] - deq[sz(row * in + j)] / s[j];
-        dg.resize(sz(rows * cg));
-        for (int64_t g = 0; g < groups; ++g) {
-          for (int64_t row = 0; row < rows; ++row) std::copy_n(deq.data() + row * in + g * cg, cg, dg.data() + row * cg);
-          scratch.resize(sz(m * rows));
-          matmul_f32(dg.data(), cg, rows, xg.data() + g * m * cg, m, scratch.data());  // m × rows
-          for (int64_t row = 0; row < rows; ++row) {
-            double e = 0;
-            for (int64_t t = 0; t < m; ++t) e += static_cast<double>(scratch[sz(t * rows + row)]) * scratch[sz(t * rows + row)];
-            const size_t idx = sz(row * groups + g);
-            if (e < best_err[idx]) {  // strictly better: ties keep the wider range
-              best_err[idx] = e;
-              ratio[idx] = r;
-            }
-          }
-        }
-      }
+      ClipSearch c{weights[k], s, xs.data(), xg.data(), m, cg, quantizer, impp, options};
+      std::vector<float> ratio = c.best_ratios();
+      std::vector<float> clipped = res.weights[k];
+      awq_clip_weights(clipped.data(), weights[k].rows, in, cg, quantizer.clip_symmetric, ratio);
       // The per-group choices combine (groups are quantized independently); keep them only
       // if the matrix's full output loss did not rise (cross-group terms are not searched).
-      clipped = ws;
-      awq_clip_weights(clipped.data(), rows, in, cg, quantizer.clip_symmetric, ratio);
-      deq.resize(clipped.size());
-      delta.resize(clipped.size());
-      quantizer.fake_quantize(clipped.data(), rows, in, impp, deq.data());
-      for (int64_t row = 0; row < rows; ++row)
-        for (int64_t j = 0; j < in; ++j) delta[sz(row * in + j)] = W.data[row * in + j] - deq[sz(row * in + j)] / s[j];
-      const double loss = output_error(xs.data(), m, in, delta.data(), rows, scratch);
+      const double loss = c.loss(clipped);
       if (loss <= best_matrix_loss[k]) {  // the unclipped loss, from the α search
         res.weights[k] = std::move(clipped);
         res.clip_ratios[k] = std::move(ratio);

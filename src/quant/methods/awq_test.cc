@@ -201,6 +201,32 @@ TEST_F(AwqSynthetic, ClippingNeverIncreasesTheLoss) {
   EXPECT_TRUE(some_clipped);
 }
 
+TEST_F(AwqSynthetic, ImportanceAndOtherGranularities) {
+  // Importance: the quantizer sees mean (X/s)² per column.
+  AwqQuantizer q = awq_quantizer(GgmlType::Q4_K);
+  int with_importance = 0;
+  const AwqQuantizer::FakeQuantFn inner = q.fake_quantize;
+  q.fake_quantize = [&](const float* w, int64_t rows, int64_t cols, const float* imp, float* out) {
+    with_importance += imp != nullptr;
+    inner(w, rows, cols, imp, out);
+  };
+  const std::vector<MatrixView> one(views.begin(), views.begin() + 1);
+  const AwqResult ri = awq_search(X.data(), kN, kIn, one, q, AwqOptions{.alpha_grid = 4, .clip_grid = 4, .importance = true});
+  EXPECT_GT(with_importance, 0);
+  EXPECT_LE(ri.final_loss, ri.rtn_loss);
+  // Per-channel affine clips whole rows; per-tensor affine cannot clip per group.
+  const AwqResult rc = awq_search(X.data(), kN, kIn, one, awq_quantizer(QuantScheme::per_channel(4, true)),
+                                  AwqOptions{.alpha_grid = 4, .clip_grid = 4});
+  EXPECT_LT(rc.final_loss, rc.rtn_loss);
+  if (rc.clip_kept[0]) {
+    EXPECT_EQ(rc.clip_ratios[0].size(), static_cast<size_t>(kRows));
+  }
+  const AwqResult rt = awq_search(X.data(), kN, kIn, one, awq_quantizer(QuantScheme::per_tensor(8, false)),
+                                  AwqOptions{.alpha_grid = 4});
+  EXPECT_FALSE(rt.clip_kept[0]);
+  EXPECT_LE(rt.final_loss, rt.rtn_loss);
+}
+
 TEST(AwqClip, ClampsSymmetricAndMinMax) {
   std::vector<float> w = {-4, 1, 2, 3, -1, 0.5f, 8, -2};
   std::vector<float> sym = w, mm = w;

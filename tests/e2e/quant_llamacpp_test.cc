@@ -1,0 +1,69 @@
+// Quantized GGUF files written by lowbit run in llama.cpp and give the same log-probs as in
+// lowbit, per block type (every matrix in that type: --pure).
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "core/paths.h"
+#include "harness.h"
+#include "model/llama.h"
+#include "model/model_file.h"
+#include "model/tokenizer.h"
+
+namespace lowbit::e2e {
+namespace {
+
+std::string head_of(const std::string& p, size_t n) {
+  std::ifstream in(p, std::ios::binary);
+  std::string s(n, '\0');
+  in.read(s.data(), static_cast<std::streamsize>(n));
+  s.resize(static_cast<size_t>(in.gcount()));
+  return s;
+}
+
+class QuantVsLlamaCpp : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(QuantVsLlamaCpp, LogprobsMatch) {
+  if (!judge_available()) {
+    const char* allow = std::getenv("LOWBIT_ALLOW_NO_LLAMACPP");
+    if (allow && *allow == '1') GTEST_SKIP();
+    FAIL() << "node-llama-cpp is not installed: run scripts/setup.sh";
+  }
+  const std::string type = GetParam();
+  const std::string gguf = temp_dir() + "/ts6m-" + type + ".gguf";
+  auto q = run_cmd(quote(lowbit_bin()) + " quantize " + quote(shared_path("models/tinystories-llama-6m")) + " " +
+                   quote(gguf) + " --type " + type + " --pure --quiet");
+  ASSERT_EQ(q.status, 0) << q.out;
+  const std::string text = write_temp("q-eval.txt", head_of(shared_path("data/tinystories/eval.txt"), 3000));
+  const auto j = judge("logprobs", gguf, text, "--kv-f32 --max-tokens 192");
+  const auto tokens = j["tokens"].get<std::vector<int32_t>>();
+  const auto ref = j["logprobs"].get<std::vector<double>>();
+  const ModelFile m = open_model(gguf);
+  LlamaModel model(m, static_cast<int>(tokens.size()));
+  std::vector<float> logits;
+  model.eval(tokens, true, logits);
+  const int V = m.config.vocab_size;
+  double sum = 0, mx = 0;
+  for (size_t i = 0; i + 1 < tokens.size(); ++i) {
+    const float* row = &logits[i * V];
+    double m0 = row[0];
+    for (int k = 1; k < V; ++k) m0 = std::max<double>(m0, row[k]);
+    double s = 0;
+    for (int k = 0; k < V; ++k) s += std::exp(row[k] - m0);
+    const double d = std::fabs(row[tokens[i + 1]] - m0 - std::log(s) - ref[i]);
+    sum += d;
+    mx = std::max(mx, d);
+  }
+  const double mean = sum / (tokens.size() - 1);
+  std::printf("[ llama.cpp ] %-7s mean |dlogp| %.3g  max %.3g\n", type.c_str(), mean, mx);
+  EXPECT_LT(mean, 1e-3);
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, QuantVsLlamaCpp,
+                         ::testing::Values("F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_1", "Q5_0", "Q4_K_M", "Q4_1",
+                                           "Q4_0", "IQ4_NL", "IQ4_XS", "Q3_K_M", "Q2_K", "TQ2_0", "TQ1_0"));
+
+}  // namespace
+}  // namespace lowbit::e2e
