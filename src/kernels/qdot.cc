@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/half.h"
+#include "kernels/act_quant.h"
 #include "quant/codecs/codec.h"
 
 namespace lowbit {
@@ -37,6 +38,8 @@ void quantize_activation_row(GgmlType act, const float* x, void* y, int64_t n) {
       for (int64_t i = 0; i < n; ++i) h[i] = f32_to_bf16(x[i]);
       return;
     }
+    case GgmlType::Q8_0: quantize_act_q8_0(x, y, n); return;
+    case GgmlType::Q8_1: quantize_act_q8_1(x, y, n); return;
     default: {
       const QuantCodec* c = codec_for(act);
       if (!c || !c->quantize_row) fail("no activation quantizer for {}", ggml_type_name(act));

@@ -10,12 +10,21 @@
 namespace lowbit {
 namespace {
 
-// RMSNorm (Zhang & Sennrich 2019): y = x / sqrt(mean(x^2) + eps) * w. Sum in double, as ggml.
+// RMSNorm (Zhang & Sennrich 2019): y = x / sqrt(mean(x^2) + eps) * w. As ggml: float
+// squares summed in double, so both engines round identically.
 void rmsnorm(float* out, const float* x, const float* w, int n, float eps) {
   double ss = 0;
-  for (int i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  for (int i = 0; i < n; ++i) ss += static_cast<double>(x[i] * x[i]);
   const float scale = 1.0f / std::sqrt(static_cast<float>(ss / n) + eps);
   for (int i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];
+}
+
+// q·k as ggml's CPU backend computes short dot products: float products summed in double,
+// so the sum is (to float precision) independent of summation order.
+float dot_f32_exact(const float* a, const float* b, int n) {
+  double s = 0;
+  for (int i = 0; i < n; ++i) s += static_cast<double>(a[i] * b[i]);
+  return static_cast<float>(s);
 }
 
 // Rotates one head in place by the angles of its position.
@@ -112,7 +121,6 @@ void LlamaModel::forward_layer(int l, float* x, int n, int pos0) {
   const int group = c.n_heads / c.n_kv_heads;
   const int half = hd / 2;
   const float att_scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const auto& vk = vec_f32();
   const LayerWeights& L = w_.layers[l];
   float* kc = k_cache_.data() + static_cast<size_t>(l) * n_ctx_ * KD;
   float* vc = v_cache_.data() + static_cast<size_t>(l) * n_ctx_ * KD;
@@ -153,7 +161,7 @@ void LlamaModel::forward_layer(int l, float* x, int n, int pos0) {
         const float* q = &q_[t * QD + h * hd];
         float mx = -INFINITY;
         for (int j = 0; j <= pos; ++j) {
-          sc[j] = vk.dot(q, kc + static_cast<size_t>(j) * KD + kvh * hd, hd) * att_scale;
+          sc[j] = dot_f32_exact(q, kc + static_cast<size_t>(j) * KD + kvh * hd, hd) * att_scale;
           mx = std::max(mx, sc[j]);
         }
         double sum = 0;
@@ -162,9 +170,19 @@ void LlamaModel::forward_layer(int l, float* x, int n, int pos0) {
           sum += sc[j];
         }
         const float inv = static_cast<float>(1.0 / sum);
+        for (int j = 0; j <= pos; ++j) sc[j] *= inv;   // probabilities, rounded as ggml stores them
+        // out = Σ_j p_j v_j with float products summed in double (order-independent).
+        double acc[512];
         float* o = &att_out_[t * QD + h * hd];
-        std::fill_n(o, hd, 0.0f);
-        for (int j = 0; j <= pos; ++j) vk.axpy(sc[j] * inv, vc + static_cast<size_t>(j) * KD + kvh * hd, o, hd);
+        for (int d0 = 0; d0 < hd; d0 += 512) {
+          const int dn = std::min(512, hd - d0);
+          std::fill_n(acc, dn, 0.0);
+          for (int j = 0; j <= pos; ++j) {
+            const float* v = vc + static_cast<size_t>(j) * KD + kvh * hd + d0;
+            for (int d = 0; d < dn; ++d) acc[d] += static_cast<double>(sc[j] * v[d]);
+          }
+          for (int d = 0; d < dn; ++d) o[d0 + d] = static_cast<float>(acc[d]);
+        }
       }
     }
   }
