@@ -1,6 +1,13 @@
 #include "quant/pipeline/layer_methods.h"
 
+#include <cmath>
+
 #include "core/error.h"
+#include "quant/methods/awq.h"
+#include "quant/methods/awq_fold.h"
+#include "quant/methods/gptq.h"
+#include "quant/methods/grid.h"
+#include "quant/methods/smoothquant.h"
 
 namespace lowbit {
 namespace {
@@ -27,6 +34,116 @@ void rtn_layer(const QuantPlan& plan, const ModelConfig&, int, std::map<LinearIn
 void imatrix_layer(const QuantPlan& plan, const ModelConfig&, int, std::map<LinearInput, LayerInput>& inputs,
                    LayerTensors& lt) {
   quantize_rounding(plan, inputs, lt, true);
+}
+
+// GPTQ (Frantar et al. 2022) per matrix, targeting the planned GGUF block type; the
+// Hessian H = 2/n Σ x xᵀ of the matrix's input is shared by the matrices that read it.
+void gptq_layer(const QuantPlan& plan, const ModelConfig&, int, std::map<LinearInput, LayerInput>& inputs,
+                LayerTensors& lt) {
+  std::map<const LayerInput*, std::vector<float>> hessians;
+  GptqOptions go;
+  go.percdamp = g_opts->gptq_damp;
+  go.act_order = g_opts->gptq_act_order;
+  go.block_size = g_opts->gptq_block;
+  for (size_t k = 0; k < lt.index.size(); ++k) {
+    const PlannedTensor& p = plan.tensors[lt.index[k]];
+    const LayerInput* in = p.type == GgmlType::F32 ? nullptr : input_for(p.role, inputs);
+    if (!in || !in->hessian || !grid_supported(p.type)) {   // norms, float fallbacks: plain (weighted) rounding
+      lt.bytes[k] = encode_tensor(p, lt.f32[k].get(), in ? in->importance() : std::vector<float>{});
+      continue;
+    }
+    auto& H = hessians[in];
+    if (H.empty()) H = in->hessian->finalize();
+    GptqGgufResult r = gptq_quantize_gguf(p.type, lt.f32[k].get(), p.src->ne[1], p.src->ne[0], H.data(), go);
+    lt.bytes[k] = std::move(r.data);
+  }
+}
+
+int find_role(const QuantPlan& plan, const LayerTensors& lt, TensorRole role) {
+  for (size_t k = 0; k < lt.index.size(); ++k)
+    if (plan.tensors[lt.index[k]].role == role) return static_cast<int>(k);
+  return -1;
+}
+
+// Activation-aware scaling shared by AWQ and SmoothQuant: for each input, the scales s of
+// the matrices reading it are searched (AWQ) or computed (SmoothQuant); consumers become
+// W·diag(s) and the producer (a norm, or the previous matrix's rows) is divided by s, so
+// the fp32 function is unchanged (awq_fold.h). Then every matrix is rounded, weighted by the
+// importance of its (now scaled) input.
+void scaled_layer(const QuantPlan& plan, const ModelConfig& cfg, std::map<LinearInput, LayerInput>& inputs,
+                  LayerTensors& lt, bool smooth) {
+  struct Group {
+    LinearInput input;
+    std::vector<TensorRole> consumers;
+    TensorRole producer;          // norm or previous matrix
+    bool producer_is_norm;
+  };
+  std::vector<Group> groups = {
+      {LinearInput::AttnIn, {TensorRole::AttnQ, TensorRole::AttnK, TensorRole::AttnV}, TensorRole::AttnNorm, true},
+      {LinearInput::FfnIn, {TensorRole::FfnGate, TensorRole::FfnUp}, TensorRole::FfnNorm, true},
+      {LinearInput::FfnDownIn, {TensorRole::FfnDown}, TensorRole::FfnUp, false},
+  };
+  // o_proj's input can only be rescaled through v_proj's rows when they line up (no GQA).
+  if (cfg.n_kv_heads == cfg.n_heads) groups.push_back({LinearInput::AttnOut, {TensorRole::AttnOutput}, TensorRole::AttnV, false});
+  std::map<LinearInput, std::vector<float>> input_scale;
+  for (const Group& g : groups) {
+    auto it = inputs.find(g.input);
+    const int prod = find_role(plan, lt, g.producer);
+    if (it == inputs.end() || prod < 0 || it->second.sample.empty()) continue;
+    const LayerInput& in = it->second;
+    std::vector<int> ks;
+    std::vector<MatrixView> views;
+    for (TensorRole r : g.consumers) {
+      const int k = find_role(plan, lt, r);
+      if (k < 0 || plan.tensors[lt.index[k]].type == GgmlType::F32) continue;
+      ks.push_back(k);
+      const PlannedTensor& p = plan.tensors[lt.index[k]];
+      views.push_back({lt.f32[k].get(), p.src->ne[1], p.src->ne[0]});
+    }
+    if (ks.empty()) continue;
+    const int64_t n = static_cast<int64_t>(in.sample.size()) / in.cols;
+    std::vector<float> s;
+    if (smooth) {
+      s = smooth_scales(channel_absmax(in.sample.data(), n, in.cols), views, 0.5f);
+      for (size_t i = 0; i < ks.size(); ++i) {
+        const PlannedTensor& p = plan.tensors[lt.index[ks[i]]];
+        scale_columns(lt.f32[ks[i]].get(), p.src->ne[1], p.src->ne[0], s);
+      }
+    } else {
+      // One search per input; the group is judged with its first matrix's block type.
+      AwqOptions ao;
+      ao.clip = g_opts->awq_clip;
+      const AwqResult r = awq_search(in.sample.data(), n, in.cols, views, awq_quantizer(plan.tensors[lt.index[ks[0]]].type), ao);
+      s = r.scales;
+      for (size_t i = 0; i < ks.size(); ++i) std::copy(r.weights[i].begin(), r.weights[i].end(), lt.f32[ks[i]].get());
+    }
+    const PlannedTensor& pp = plan.tensors[lt.index[prod]];
+    if (g.producer_is_norm) fold_into_norm({lt.f32[prod].get(), static_cast<size_t>(pp.src->ne[0])}, s);
+    else fold_into_linear_rows(lt.f32[prod].get(), pp.src->ne[1], pp.src->ne[0], s);
+    input_scale[g.input] = s;
+  }
+  for (size_t k = 0; k < lt.index.size(); ++k) {
+    const PlannedTensor& p = plan.tensors[lt.index[k]];
+    std::vector<float> imp;
+    if (p.type != GgmlType::F32)
+      if (const LayerInput* in = input_for(p.role, inputs)) {
+        imp = in->importance();
+        for (const auto& [w, s] : input_scale)   // the matrix now reads x / s
+          if (&inputs.at(w) == in)
+            for (size_t j = 0; j < imp.size(); ++j) imp[j] /= s[j] * s[j];
+      }
+    lt.bytes[k] = encode_tensor(p, lt.f32[k].get(), imp);
+  }
+}
+
+void awq_layer(const QuantPlan& plan, const ModelConfig& cfg, int, std::map<LinearInput, LayerInput>& inputs,
+               LayerTensors& lt) {
+  scaled_layer(plan, cfg, inputs, lt, false);
+}
+
+void smoothquant_layer(const QuantPlan& plan, const ModelConfig& cfg, int, std::map<LinearInput, LayerInput>& inputs,
+                       LayerTensors& lt) {
+  scaled_layer(plan, cfg, inputs, lt, true);
 }
 
 }  // namespace
@@ -57,7 +174,18 @@ LayerMethod layer_method_for(const QuantizeOptions& opts) {
   switch (opts.method) {
     case QuantMethod::Rtn: m.quantize_layer = rtn_layer; break;
     case QuantMethod::Imatrix: m.quantize_layer = imatrix_layer; break;
-    default: fail("method {} is not available in the layer-wise pipeline yet", quant_method_name(opts.method));
+    case QuantMethod::Gptq:
+      m.quantize_layer = gptq_layer;
+      m.needs_hessian = true;
+      break;
+    case QuantMethod::Awq:
+      m.quantize_layer = awq_layer;
+      m.sample_rows = 512;
+      break;
+    case QuantMethod::SmoothQuant:
+      m.quantize_layer = smoothquant_layer;
+      m.sample_rows = 2048;
+      break;
   }
   return m;
 }

@@ -120,7 +120,7 @@ void quantize_layerwise(const ModelFile& in, const QuantPlan& plan, const Quanti
 
   // token_embd: looked up, not multiplied: no activation statistics apply (as in llama.cpp).
   for (; next < plan.tensors.size() && plan.tensors[next].layer < 0 && plan.tensors[next].role == TensorRole::TokenEmbd; ++next) {
-    auto x = tensor_f32_gguf_layout(view, *plan.tensors[next].src);
+    auto x = tensor_f32_gguf_layout(view, view.get(plan.tensors[next].src->name));
     write_float_or_quant(next, x.get(), {});
     view.release(*plan.tensors[next].src);
   }
@@ -141,7 +141,7 @@ void quantize_layerwise(const ModelFile& in, const QuantPlan& plan, const Quanti
     LayerTensors lt;
     for (size_t i = next; i < plan.tensors.size() && plan.tensors[i].layer == l; ++i) {
       lt.index.push_back(i);
-      lt.f32.push_back(tensor_f32_gguf_layout(view, *plan.tensors[i].src));
+      lt.f32.push_back(tensor_f32_gguf_layout(view, view.get(plan.tensors[i].src->name)));   // the plan names the source's tensors; read the view's
     }
     lt.bytes.resize(lt.index.size());
     method.quantize_layer(plan, cfg, l, col.inputs, lt);
@@ -193,7 +193,7 @@ void quantize_layerwise(const ModelFile& in, const QuantPlan& plan, const Quanti
   LayerTensors head;
   for (size_t i = next; i < plan.tensors.size(); ++i) {
     head.index.push_back(i);
-    head.f32.push_back(tensor_f32_gguf_layout(view, *plan.tensors[i].src));
+    head.f32.push_back(tensor_f32_gguf_layout(view, view.get(plan.tensors[i].src->name)));
   }
   head.bytes.resize(head.index.size());
   method.quantize_layer(plan, cfg, -1, col.inputs, head);
