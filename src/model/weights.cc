@@ -16,6 +16,25 @@ void check_finite(const float* x, uint64_t n, const TensorRef& t, const std::str
     if (!std::isfinite(x[i])) fail("{}: tensor '{}' has a non-finite value ({}) at element {}", source, t.name, x[i], i);
 }
 
+// NaN/Inf scan of a float tensor in place (no copy): a non-finite value has an all-ones
+// exponent in every float format.
+void check_float_tensor(const TensorRef& t, const std::string& source) {
+  const uint64_t n = t.n_elements();
+  for (uint64_t i = 0; i < n; ++i) {
+    bool bad;
+    if (t.type == GgmlType::F32) {
+      uint32_t u;
+      std::memcpy(&u, t.data + 4 * i, 4);
+      bad = (u & 0x7f800000u) == 0x7f800000u;
+    } else {
+      uint16_t h;
+      std::memcpy(&h, t.data + 2 * i, 2);
+      bad = t.type == GgmlType::F16 ? (h & 0x7c00) == 0x7c00 : (h & 0x7f80) == 0x7f80;
+    }
+    if (bad) fail("{}: tensor '{}' has a non-finite value at element {}", source, t.name, i);
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<float[]> tensor_to_f32(const TensorRef& t, const std::string& source) {
@@ -50,8 +69,10 @@ LlamaWeights LlamaWeights::load(const ModelFile& m) {
     QMatrix q{t.type, t.data, t.ne[0], t.ne[1], 0};
     ggml_row_bytes(t.type, static_cast<uint64_t>(t.ne[0]), &q.row_bytes);  // shape checked at open
     if (t.type == GgmlType::F32 || t.type == GgmlType::F16 || t.type == GgmlType::BF16) {
-      // Float weights are scanned for NaN/Inf once (quantized files were checked when written).
-      tensor_to_f32(t, m.path);
+      // Float weights are scanned for NaN/Inf once (quantized files were checked when written);
+      // the scan's pages are dropped again so the resident set grows only with use.
+      check_float_tensor(t, m.path);
+      m.release(t);
     }
     if (t.type != GgmlType::F32 && !find_qdot(t.type, Isa::Avx512))
       fail("{}: tensor '{}' has type {}, which lowbit cannot run yet", m.path, name, ggml_type_name(t.type));
