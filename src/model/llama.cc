@@ -149,8 +149,10 @@ void LlamaModel::forward_layer(int l, float* x, int n, int pos0) {
     std::copy_n(&v_[t * KD], KD, vc + static_cast<size_t>(pos) * KD);
   }
 
-  // Causal attention, one (token, head) pair per task.
-#pragma omp parallel
+  // Causal attention, one (token, head) pair per task; small work stays on one thread (a
+  // parallel region's barrier costs more than a decode step of a tiny model).
+  const int64_t att_work = static_cast<int64_t>(n) * c.n_heads * (pos0 + n) * hd;
+#pragma omp parallel if (att_work > (1 << 16))
   {
     std::vector<float> sc(pos0 + n);
 #pragma omp for collapse(2) schedule(static)
