@@ -10,7 +10,7 @@ MODEL="${MODEL:-$LOWBIT_SHARED/models/stories260K.bin}"
 TEXT="${TEXT:-$LOWBIT_SHARED/data/tinystories/eval.txt}"
 CTX="${CTX:-256}"
 LOWBIT_SKIP_NODE=1 scripts/setup.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOWBIT_TESTS=OFF >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 ninja -C build lowbit >/dev/null
 bin=build/lowbit
 out=out; mkdir -p "$out"
