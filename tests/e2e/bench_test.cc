@@ -26,12 +26,6 @@ std::string slurp(const std::string& p) {
   return ss.str();
 }
 
-void require_judge() {
-  if (judge_available()) return;
-  const char* allow = std::getenv("LOWBIT_ALLOW_NO_LLAMACPP");
-  if (allow && *allow == '1') GTEST_SKIP() << "node-llama-cpp not installed (LOWBIT_ALLOW_NO_LLAMACPP=1)";
-  FAIL() << "node-llama-cpp is not installed: run scripts/setup.sh";
-}
 
 // Synthesizes the tiny preset once per (type, seed) in this test process.
 std::string synth_tiny(const std::string& type, int seed = 1) {
@@ -187,7 +181,7 @@ TEST(Bench, JsonFieldsArePositiveAndBytesPerTokenAsDocumented) {
 
 // llama.cpp loads the synthetic model and tokenizes as lowbit does with its vocabulary.
 TEST(Synth, LlamaCppLoadsTinySynth) {
-  require_judge();
+  REQUIRE_JUDGE();
   const std::string f = synth_tiny("Q4_K_M");
   const std::string text = "w1 w2 w250 hello, world! w7\n";
   const auto j = judge("logprobs", f, write_temp("synth-text.txt", text), "--max-tokens 64");
@@ -205,7 +199,7 @@ TEST(Synth, LlamaCppLoadsTinySynth) {
 }
 
 TEST(Bench, JudgeBenchModeReportsSpeedsAndSettings) {
-  require_judge();
+  REQUIRE_JUDGE();
   const std::string f = synth_tiny("F32");
   const std::string out = temp_dir() + "/judge-bench.json";
   const auto r = run_cmd("node " + quote(LOWBIT_JUDGE) + " bench " + quote(f) +

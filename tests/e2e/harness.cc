@@ -8,7 +8,11 @@
 #include <filesystem>
 #include <fstream>
 
+#include <cmath>
+
 #include "core/error.h"
+#include "model/llama.h"
+#include "model/model_file.h"
 
 namespace lowbit::e2e {
 namespace fs = std::filesystem;
@@ -71,6 +75,36 @@ nlohmann::json judge(const std::string& mode, const std::string& model, const st
   if (r.status != 0) throw Error("llama.cpp judge failed: " + r.out);
   std::ifstream in(out);
   return nlohmann::json::parse(in);
+}
+
+std::vector<double> lowbit_logprobs(const std::string& model_path, const std::vector<int32_t>& tokens) {
+  const ModelFile m = open_model(model_path);
+  LlamaModel model(m, static_cast<int>(tokens.size()));
+  std::vector<float> logits;
+  model.eval(tokens, true, logits);
+  const int V = m.config.vocab_size;
+  std::vector<double> lp;
+  for (size_t i = 0; i + 1 < tokens.size(); ++i) {
+    const float* row = &logits[i * V];
+    double mx = row[0];
+    for (int j = 1; j < V; ++j) mx = std::max<double>(mx, row[j]);
+    double s = 0;
+    for (int j = 0; j < V; ++j) s += std::exp(row[j] - mx);
+    lp.push_back(row[tokens[i + 1]] - mx - std::log(s));
+  }
+  return lp;
+}
+
+double mean_abs_diff(const std::vector<double>& a, const std::vector<double>& b, double* max_abs) {
+  const size_t n = std::min(a.size(), b.size());
+  double sum = 0, mx = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double d = std::fabs(a[i] - b[i]);
+    sum += d;
+    mx = std::max(mx, d);
+  }
+  if (max_abs) *max_abs = mx;
+  return n ? sum / n : 0;
 }
 
 }  // namespace lowbit::e2e

@@ -4,6 +4,10 @@
 #include <string>
 #include <vector>
 
+#include <cstdint>
+#include <cstdlib>
+
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 namespace lowbit::e2e {
@@ -24,4 +28,19 @@ bool judge_available();
 nlohmann::json judge(const std::string& mode, const std::string& model, const std::string& text_file,
                      const std::string& extra = "");
 
+// ln P(tokens[i+1] | tokens[..i]) for every i, from lowbit's own forward pass of `model_path`.
+std::vector<double> lowbit_logprobs(const std::string& model_path, const std::vector<int32_t>& tokens);
+double mean_abs_diff(const std::vector<double>& a, const std::vector<double>& b, double* max_abs = nullptr);
+
 }  // namespace lowbit::e2e
+
+// Fails the test when node-llama-cpp is missing, or skips it with LOWBIT_ALLOW_NO_LLAMACPP=1.
+// A macro, because GTEST_SKIP/FAIL only leave the function they are written in.
+#define REQUIRE_JUDGE()                                                              \
+  do {                                                                               \
+    if (!::lowbit::e2e::judge_available()) {                                         \
+      const char* allow_ = std::getenv("LOWBIT_ALLOW_NO_LLAMACPP");                  \
+      if (allow_ && *allow_ == '1') GTEST_SKIP() << "node-llama-cpp not installed";  \
+      FAIL() << "node-llama-cpp is not installed: run scripts/setup.sh";             \
+    }                                                                                \
+  } while (0)

@@ -26,31 +26,6 @@ std::string read_file(const std::string& p, size_t max_bytes = SIZE_MAX) {
   return s;
 }
 
-void require_judge() {
-  if (judge_available()) return;
-  const char* allow = std::getenv("LOWBIT_ALLOW_NO_LLAMACPP");
-  if (allow && *allow == '1') GTEST_SKIP() << "node-llama-cpp not installed (LOWBIT_ALLOW_NO_LLAMACPP=1)";
-  FAIL() << "node-llama-cpp is not installed: run scripts/setup.sh";
-}
-
-// ln P(tokens[i+1] | tokens[..i]) for every i, from lowbit's own forward pass.
-std::vector<double> lowbit_logprobs(const ModelFile& m, const std::vector<int32_t>& tokens) {
-  LlamaModel model(m, static_cast<int>(tokens.size()));
-  std::vector<float> logits;
-  model.eval(tokens, true, logits);
-  const int V = m.config.vocab_size;
-  std::vector<double> lp;
-  for (size_t i = 0; i + 1 < tokens.size(); ++i) {
-    const float* row = &logits[i * V];
-    double mx = row[0];
-    for (int j = 1; j < V; ++j) mx = std::max<double>(mx, row[j]);
-    double s = 0;
-    for (int j = 0; j < V; ++j) s += std::exp(row[j] - mx);
-    lp.push_back(row[tokens[i + 1]] - mx - std::log(s));
-  }
-  return lp;
-}
-
 struct Compare {
   double mean_abs = 0, max_abs = 0;
 };
@@ -68,42 +43,37 @@ Compare compare_with_llamacpp(const std::string& source, const std::string& gguf
   std::vector<int32_t> ours = tok.encode(read_file(text));
   ours.resize(std::min(ours.size(), theirs.size()));
   EXPECT_EQ(ours, theirs) << "token ids differ from llama.cpp's";
-  const auto lp = lowbit_logprobs(m, theirs);
+  const auto lp = lowbit_logprobs(gguf, theirs);
   const auto ref = j["logprobs"].get<std::vector<double>>();
   EXPECT_EQ(lp.size(), ref.size());
   Compare c;
-  for (size_t i = 0; i < std::min(lp.size(), ref.size()); ++i) {
-    const double d = std::fabs(lp[i] - ref[i]);
-    c.mean_abs += d;
-    c.max_abs = std::max(c.max_abs, d);
-  }
-  c.mean_abs /= std::max<size_t>(1, lp.size());
+  c.mean_abs = mean_abs_diff(lp, ref, &c.max_abs);
   std::printf("[ llama.cpp ] %s (%s): %zu tokens, mean |dlogp| %.3g, max %.3g\n", source.c_str(), type.c_str(),
               theirs.size(), c.mean_abs, c.max_abs);
   return c;
 }
 
 TEST(LlamaCpp, Stories260KConvertedMatchesLogprobs) {
-  require_judge();
+  REQUIRE_JUDGE();
   const auto c = compare_with_llamacpp(shared_path("models/stories260K.bin"), temp_dir() + "/stories-f32.gguf", "f32", 256);
   EXPECT_LT(c.mean_abs, 1e-3);
 }
 
 TEST(LlamaCpp, Stories260KF16ConvertedMatchesLogprobs) {
-  require_judge();
+  REQUIRE_JUDGE();
   const auto c = compare_with_llamacpp(shared_path("models/stories260K.bin"), temp_dir() + "/stories-f16.gguf", "f16", 256);
   EXPECT_LT(c.mean_abs, 1e-3);
 }
 
 TEST(LlamaCpp, TinyStoriesHfConvertedMatchesLogprobs) {
-  require_judge();
+  REQUIRE_JUDGE();
   const auto c =
       compare_with_llamacpp(shared_path("models/tinystories-llama-6m"), temp_dir() + "/ts6m-f32.gguf", "f32", 256);
   EXPECT_LT(c.mean_abs, 1e-3);
 }
 
 TEST(LlamaCpp, TinyStoriesHfBf16ConvertedMatchesLogprobs) {
-  require_judge();
+  REQUIRE_JUDGE();
   const auto c =
       compare_with_llamacpp(shared_path("models/tinystories-llama-6m"), temp_dir() + "/ts6m-bf16.gguf", "bf16", 256);
   // llama.cpp rounds the activations to bf16 before each bf16 dot product; lowbit's fp32
@@ -113,7 +83,7 @@ TEST(LlamaCpp, TinyStoriesHfBf16ConvertedMatchesLogprobs) {
 
 // The SentencePiece vocabulary llama.cpp itself wrote: same ids for assorted text.
 TEST(LlamaCpp, SpmVocabTokenizesLikeLlamaCpp) {
-  require_judge();
+  REQUIRE_JUDGE();
   const std::string vocab = shared_path("models/ggml-vocab-llama-spm.gguf");
   OpenOptions oo;
   oo.vocab_only = true;
@@ -136,7 +106,7 @@ TEST(LlamaCpp, SpmVocabTokenizesLikeLlamaCpp) {
 
 // The byte-level BPE vocabulary of the Hugging Face model, as lowbit writes it to GGUF.
 TEST(LlamaCpp, BpeVocabTokenizesLikeLlamaCpp) {
-  require_judge();
+  REQUIRE_JUDGE();
   const std::string gguf = temp_dir() + "/ts6m-tok.gguf";
   auto conv = run_cmd(quote(lowbit_bin()) + " convert " + quote(shared_path("models/tinystories-llama-6m")) + " " +
                       quote(gguf) + " --type bf16");

@@ -26,11 +26,7 @@ std::string head_of(const std::string& p, size_t n) {
 class QuantVsLlamaCpp : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(QuantVsLlamaCpp, LogprobsMatch) {
-  if (!judge_available()) {
-    const char* allow = std::getenv("LOWBIT_ALLOW_NO_LLAMACPP");
-    if (allow && *allow == '1') GTEST_SKIP();
-    FAIL() << "node-llama-cpp is not installed: run scripts/setup.sh";
-  }
+  REQUIRE_JUDGE();
   const std::string type = GetParam();
   const std::string gguf = temp_dir() + "/ts6m-" + type + ".gguf";
   auto q = run_cmd(quote(lowbit_bin()) + " quantize " + quote(shared_path("models/tinystories-llama-6m")) + " " +
@@ -40,23 +36,8 @@ TEST_P(QuantVsLlamaCpp, LogprobsMatch) {
   const auto j = judge("logprobs", gguf, text, "--kv-f32 --max-tokens 192");
   const auto tokens = j["tokens"].get<std::vector<int32_t>>();
   const auto ref = j["logprobs"].get<std::vector<double>>();
-  const ModelFile m = open_model(gguf);
-  LlamaModel model(m, static_cast<int>(tokens.size()));
-  std::vector<float> logits;
-  model.eval(tokens, true, logits);
-  const int V = m.config.vocab_size;
-  double sum = 0, mx = 0;
-  for (size_t i = 0; i + 1 < tokens.size(); ++i) {
-    const float* row = &logits[i * V];
-    double m0 = row[0];
-    for (int k = 1; k < V; ++k) m0 = std::max<double>(m0, row[k]);
-    double s = 0;
-    for (int k = 0; k < V; ++k) s += std::exp(row[k] - m0);
-    const double d = std::fabs(row[tokens[i + 1]] - m0 - std::log(s) - ref[i]);
-    sum += d;
-    mx = std::max(mx, d);
-  }
-  const double mean = sum / (tokens.size() - 1);
+  double mx = 0;
+  const double mean = mean_abs_diff(lowbit_logprobs(gguf, tokens), ref, &mx);
   std::printf("[ llama.cpp ] %-7s mean |dlogp| %.3g  max %.3g\n", type.c_str(), mean, mx);
   // F16 matches to ~1e-4. With integer kernels the two engines quantize every activation
   // row; a float difference in the last bit upstream (ggml's summation order in tinyBLAS,
@@ -80,11 +61,7 @@ namespace {
 
 // GPTQ's weights, rounded into the Q4_0 grid, ship as a plain GGUF that llama.cpp runs.
 TEST(GptqGguf, Q4_0RunsInLlamaCppWithTheSameLogprobs) {
-  if (!judge_available()) {
-    const char* allow = std::getenv("LOWBIT_ALLOW_NO_LLAMACPP");
-    if (allow && *allow == '1') GTEST_SKIP();
-    FAIL() << "node-llama-cpp is not installed: run scripts/setup.sh";
-  }
+  REQUIRE_JUDGE();
   const std::string gguf = temp_dir() + "/ts6m-gptq-q4_0.gguf";
   auto q = run_cmd(quote(lowbit_bin()) + " quantize " + quote(shared_path("models/tinystories-llama-6m")) + " " +
                    quote(gguf) + " --type Q4_0 --pure --method gptq --n-seq 8 --seq-len 128 --calib " +
@@ -94,21 +71,7 @@ TEST(GptqGguf, Q4_0RunsInLlamaCppWithTheSameLogprobs) {
   const auto j = judge("logprobs", gguf, text, "--kv-f32 --max-tokens 192");
   const auto tokens = j["tokens"].get<std::vector<int32_t>>();
   const auto ref = j["logprobs"].get<std::vector<double>>();
-  const ModelFile m = open_model(gguf);
-  LlamaModel model(m, static_cast<int>(tokens.size()));
-  std::vector<float> logits;
-  model.eval(tokens, true, logits);
-  const int V = m.config.vocab_size;
-  double sum = 0;
-  for (size_t i = 0; i + 1 < tokens.size(); ++i) {
-    const float* row = &logits[i * V];
-    double m0 = row[0];
-    for (int k = 1; k < V; ++k) m0 = std::max<double>(m0, row[k]);
-    double s = 0;
-    for (int k = 0; k < V; ++k) s += std::exp(row[k] - m0);
-    sum += std::fabs(row[tokens[i + 1]] - m0 - std::log(s) - ref[i]);
-  }
-  const double mean = sum / (tokens.size() - 1);
+  const double mean = mean_abs_diff(lowbit_logprobs(gguf, tokens), ref);
   std::printf("[ llama.cpp ] GPTQ Q4_0 mean |dlogp| %.3g\n", mean);
   EXPECT_LT(mean, 2e-2);   // the same activation-rounding chaos as any Q4_0 file (see above)
 }

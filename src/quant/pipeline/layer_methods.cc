@@ -12,8 +12,6 @@
 namespace lowbit {
 namespace {
 
-const QuantizeOptions* g_opts = nullptr;   // options of the running pipeline (one at a time)
-
 // Round to nearest, weighted by the importance matrix when `weighted` (llama.cpp's imatrix
 // quantization: each column's squared error counts in proportion to mean x²).
 void quantize_rounding(const QuantPlan& plan, const std::map<LinearInput, LayerInput>& inputs, LayerTensors& lt,
@@ -27,24 +25,25 @@ void quantize_rounding(const QuantPlan& plan, const std::map<LinearInput, LayerI
   }
 }
 
-void rtn_layer(const QuantPlan& plan, const ModelConfig&, int, std::map<LinearInput, LayerInput>& inputs, LayerTensors& lt) {
+void rtn_layer(const QuantPlan& plan, const ModelConfig&, const QuantizeOptions&, std::map<LinearInput, LayerInput>& inputs,
+               LayerTensors& lt) {
   quantize_rounding(plan, inputs, lt, false);
 }
 
-void imatrix_layer(const QuantPlan& plan, const ModelConfig&, int, std::map<LinearInput, LayerInput>& inputs,
+void imatrix_layer(const QuantPlan& plan, const ModelConfig&, const QuantizeOptions&, std::map<LinearInput, LayerInput>& inputs,
                    LayerTensors& lt) {
   quantize_rounding(plan, inputs, lt, true);
 }
 
 // GPTQ (Frantar et al. 2022) per matrix, targeting the planned GGUF block type; the
 // Hessian H = 2/n Σ x xᵀ of the matrix's input is shared by the matrices that read it.
-void gptq_layer(const QuantPlan& plan, const ModelConfig&, int, std::map<LinearInput, LayerInput>& inputs,
+void gptq_layer(const QuantPlan& plan, const ModelConfig&, const QuantizeOptions& opts, std::map<LinearInput, LayerInput>& inputs,
                 LayerTensors& lt) {
   std::map<const LayerInput*, std::vector<float>> hessians;
   GptqOptions go;
-  go.percdamp = g_opts->gptq_damp;
-  go.act_order = g_opts->gptq_act_order;
-  go.block_size = g_opts->gptq_block;
+  go.percdamp = opts.gptq_damp;
+  go.act_order = opts.gptq_act_order;
+  go.block_size = opts.gptq_block;
   for (size_t k = 0; k < lt.index.size(); ++k) {
     const PlannedTensor& p = plan.tensors[lt.index[k]];
     const LayerInput* in = p.type == GgmlType::F32 ? nullptr : input_for(p.role, inputs);
@@ -70,8 +69,8 @@ int find_role(const QuantPlan& plan, const LayerTensors& lt, TensorRole role) {
 // W·diag(s) and the producer (a norm, or the previous matrix's rows) is divided by s, so
 // the fp32 function is unchanged (awq_fold.h). Then every matrix is rounded, weighted by the
 // importance of its (now scaled) input.
-void scaled_layer(const QuantPlan& plan, const ModelConfig& cfg, std::map<LinearInput, LayerInput>& inputs,
-                  LayerTensors& lt, bool smooth) {
+void scaled_layer(const QuantPlan& plan, const ModelConfig& cfg, const QuantizeOptions& opts,
+                  std::map<LinearInput, LayerInput>& inputs, LayerTensors& lt, bool smooth) {
   struct Group {
     LinearInput input;
     std::vector<TensorRole> consumers;
@@ -112,7 +111,7 @@ void scaled_layer(const QuantPlan& plan, const ModelConfig& cfg, std::map<Linear
     } else {
       // One search per input; the group is judged with its first matrix's block type.
       AwqOptions ao;
-      ao.clip = g_opts->awq_clip;
+      ao.clip = opts.awq_clip;
       const AwqResult r = awq_search(in.sample.data(), n, in.cols, views, awq_quantizer(plan.tensors[lt.index[ks[0]]].type), ao);
       s = r.scales;
       for (size_t i = 0; i < ks.size(); ++i) std::copy(r.weights[i].begin(), r.weights[i].end(), lt.f32[ks[i]].get());
@@ -136,14 +135,14 @@ void scaled_layer(const QuantPlan& plan, const ModelConfig& cfg, std::map<Linear
   }
 }
 
-void awq_layer(const QuantPlan& plan, const ModelConfig& cfg, int, std::map<LinearInput, LayerInput>& inputs,
-               LayerTensors& lt) {
-  scaled_layer(plan, cfg, inputs, lt, false);
+void awq_layer(const QuantPlan& plan, const ModelConfig& cfg, const QuantizeOptions& opts,
+               std::map<LinearInput, LayerInput>& inputs, LayerTensors& lt) {
+  scaled_layer(plan, cfg, opts, inputs, lt, false);
 }
 
-void smoothquant_layer(const QuantPlan& plan, const ModelConfig& cfg, int, std::map<LinearInput, LayerInput>& inputs,
-                       LayerTensors& lt) {
-  scaled_layer(plan, cfg, inputs, lt, true);
+void smoothquant_layer(const QuantPlan& plan, const ModelConfig& cfg, const QuantizeOptions& opts,
+                       std::map<LinearInput, LayerInput>& inputs, LayerTensors& lt) {
+  scaled_layer(plan, cfg, opts, inputs, lt, true);
 }
 
 }  // namespace
@@ -169,7 +168,6 @@ const LayerInput* input_for(TensorRole role, const std::map<LinearInput, LayerIn
 }
 
 LayerMethod layer_method_for(const QuantizeOptions& opts) {
-  g_opts = &opts;
   LayerMethod m;
   switch (opts.method) {
     case QuantMethod::Rtn: m.quantize_layer = rtn_layer; break;

@@ -32,7 +32,7 @@ struct LayerMethod {
   bool needs_hessian = false;
   int64_t sample_rows = 0;
   // layer -1 is the head (output_norm, output).
-  void (*quantize_layer)(const QuantPlan& plan, const ModelConfig& cfg, int layer,
+  void (*quantize_layer)(const QuantPlan& plan, const ModelConfig& cfg, const QuantizeOptions& opts,
                          std::map<LinearInput, LayerInput>& inputs, LayerTensors& lt) = nullptr;
 };
 

@@ -26,7 +26,10 @@ namespace {
 // Gathers the inputs of one layer's linears during its calibration pass.
 class LayerCollector : public ActivationHook {
  public:
-  LayerCollector(int layer, bool hessians, int64_t sample_rows) : layer_(layer), hessians_(hessians), max_rows_(sample_rows) {}
+  // total_rows: calibration rows that will pass; the sample takes evenly strided ones.
+  LayerCollector(int layer, bool hessians, int64_t sample_rows, int64_t total_rows)
+      : layer_(layer), hessians_(hessians), max_rows_(sample_rows),
+        stride_(static_cast<int>(std::max<int64_t>(1, total_rows / std::max<int64_t>(1, sample_rows)))) {}
   void on_input(int layer, LinearInput which, const float* X, int n, int cols) override {
     if (layer != layer_) return;
     LayerInput& in = inputs[which];
@@ -46,14 +49,13 @@ class LayerCollector : public ActivationHook {
     for (int r = 0; r < n && static_cast<int64_t>(in.sample.size()) / cols < max_rows_; r += stride_)
       in.sample.insert(in.sample.end(), X + static_cast<size_t>(r) * cols, X + static_cast<size_t>(r + 1) * cols);
   }
-  void set_stride(int s) { stride_ = std::max(1, s); }
   std::map<LinearInput, LayerInput> inputs;
 
  private:
   int layer_;
   bool hessians_;
   int64_t max_rows_;
-  int stride_ = 1;
+  int stride_;
 };
 
 // A ModelFile whose q/k matrices are in GGUF (interleaved RoPE) row order, so quantized
@@ -128,8 +130,7 @@ void quantize_layerwise(const ModelFile& in, const QuantPlan& plan, const Quanti
   Progress bar("quantize", cfg.n_layers + 1, opts.progress);
   for (int l = 0; l < cfg.n_layers; ++l) {
     // 1. Calibration pass over block l (its inputs as the quantized earlier blocks produce them).
-    LayerCollector col(l, method.needs_hessian, method.sample_rows);
-    col.set_stride(static_cast<int>(std::max<int64_t>(1, static_cast<int64_t>(S) * L / std::max<int64_t>(1, method.sample_rows))));
+    LayerCollector col(l, method.needs_hessian, method.sample_rows, static_cast<int64_t>(S) * L);
     model.set_hook(&col);
     for (int s = 0; s < S; ++s) {
       std::copy_n(seq(s), tmp.size(), tmp.data());
@@ -144,7 +145,7 @@ void quantize_layerwise(const ModelFile& in, const QuantPlan& plan, const Quanti
       lt.f32.push_back(tensor_f32_gguf_layout(view, view.get(plan.tensors[i].src->name)));   // the plan names the source's tensors; read the view's
     }
     lt.bytes.resize(lt.index.size());
-    method.quantize_layer(plan, cfg, l, col.inputs, lt);
+    method.quantize_layer(plan, cfg, opts, col.inputs, lt);
 
     // 3. Swap the quantized block in and advance the activations through it.
     LayerWeights& W = model.layer_weights(l);
@@ -169,11 +170,7 @@ void quantize_layerwise(const ModelFile& in, const QuantPlan& plan, const Quanti
         default: break;
       }
     }
-    if (opts.sequential) {
-      for (int s = 0; s < S; ++s) model.forward_layer(l, seq(s), L, 0);
-    } else {
-      fail("non-sequential layer-wise quantization is not supported; use the default sequential mode");
-    }
+    for (int s = 0; s < S; ++s) model.forward_layer(l, seq(s), L, 0);
     for (size_t k = 0; k < lt.index.size(); ++k) {
       out.write_tensor(lt.index[k], lt.bytes[k].data(), lt.bytes[k].size());
       view.release(*plan.tensors[lt.index[k]].src);
@@ -183,8 +180,7 @@ void quantize_layerwise(const ModelFile& in, const QuantPlan& plan, const Quanti
   }
 
   // The head: output_norm stays f32; the output matrix sees the final normed activations.
-  LayerCollector col(-1, method.needs_hessian, method.sample_rows);
-  col.set_stride(static_cast<int>(std::max<int64_t>(1, static_cast<int64_t>(S) * L / std::max<int64_t>(1, method.sample_rows))));
+  LayerCollector col(-1, method.needs_hessian, method.sample_rows, static_cast<int64_t>(S) * L);
   model.set_hook(&col);
   std::vector<float> logits(static_cast<size_t>(std::min(L, 256)) * cfg.vocab_size);
   for (int s = 0; s < S; ++s)
@@ -196,7 +192,7 @@ void quantize_layerwise(const ModelFile& in, const QuantPlan& plan, const Quanti
     head.f32.push_back(tensor_f32_gguf_layout(view, view.get(plan.tensors[i].src->name)));
   }
   head.bytes.resize(head.index.size());
-  method.quantize_layer(plan, cfg, -1, col.inputs, head);
+  method.quantize_layer(plan, cfg, opts, col.inputs, head);
   for (size_t k = 0; k < head.index.size(); ++k) out.write_tensor(head.index[k], head.bytes[k].data(), head.bytes[k].size());
   bar.add();
   bar.finish();

@@ -24,7 +24,6 @@ struct QuantizeOptions {
   std::vector<std::string> calib_files; // calibration text (imatrix / gptq / awq / smoothquant)
   int calib_n_seq = 64, calib_seq_len = 256;
   uint64_t calib_seed = 1234;
-  bool sequential = true;               // feed each quantized block's outputs to the next
   double gptq_damp = 0.01;
   bool gptq_act_order = true;
   int gptq_block = 128;
