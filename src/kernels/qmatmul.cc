@@ -3,19 +3,36 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 
 #include "core/error.h"
 #include "kernels/matmul.h"
 #include "kernels/qdot.h"
+#include "kernels/qtile.h"
 #include "quant/codecs/codec.h"
 
 namespace lowbit {
+
+// Below this many tokens the row-by-row dot kernels win (the tile unpack is not amortized).
+constexpr int64_t kTileMinTokens = 8;
+
+// LOWBIT_TILE=0 turns the tile path off (benchmarks compare both paths in one run).
+bool tile_path_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("LOWBIT_TILE");
+    return !(e && std::string(e) == "0");
+  }();
+  return on;
+}
 
 void qmatmul(const QMatrix& W, const float* X, int64_t T, float* Y, std::vector<uint8_t>& scratch) {
   if (W.type == GgmlType::F32) {
     matmul_f32(reinterpret_cast<const float*>(W.data), W.in, W.out, X, T, Y);
     return;
   }
+  // Batches: unpack each 32-row tile once for all tokens (qtile.h) where the type and ISA allow.
+  if (T >= kTileMinTokens && tile_path_enabled() && qtile_matmul(W, X, T, Y, active_isa())) return;
   const QDotKernel* k = find_qdot(W.type, active_isa());
   if (!k) fail("no matrix kernel for weight type {}", ggml_type_name(W.type));
   const GgmlType at = act_type_for(W.type);

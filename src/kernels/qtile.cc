@@ -1,0 +1,137 @@
+#include "kernels/qtile.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/half.h"
+#include "kernels/qdot.h"
+#include "quant/codecs/blocks.h"
+
+namespace lowbit {
+
+// Defined in the per-ISA files; this table is the only caller.
+void qtile_unpack__ref(const TileFormat& f, const QMatrix& W, int64_t row0, WeightTile& tile);
+void qtile_gemm__ref(const TileFormat& f, const WeightTile& w, const ActPack& a, int64_t t0, int64_t t1, float* Y,
+                     int64_t ldy, int64_t row0, int rows);
+void qtile_unpack__avx512(const TileFormat& f, const QMatrix& W, int64_t row0, WeightTile& tile);
+void qtile_gemm__avx512(const TileFormat& f, const WeightTile& w, const ActPack& a, int64_t t0, int64_t t1, float* Y,
+                        int64_t ldy, int64_t row0, int rows);
+
+namespace {
+
+// The traits table: partner activation format, sub-block size, code offset, min term.
+constexpr TileFormat kFormats[] = {
+    {GgmlType::Q4_0, GgmlType::Q8_0, 32, 8, false},    {GgmlType::Q4_1, GgmlType::Q8_1, 32, 0, true},
+    {GgmlType::Q5_0, GgmlType::Q8_0, 32, 16, false},   {GgmlType::Q5_1, GgmlType::Q8_1, 32, 0, true},
+    {GgmlType::Q8_0, GgmlType::Q8_0, 32, 128, false},  {GgmlType::IQ4_NL, GgmlType::Q8_0, 32, 128, false},
+    {GgmlType::Q2_K, GgmlType::Q8_K, 16, 0, true},     {GgmlType::Q3_K, GgmlType::Q8_K, 16, 4, false},
+    {GgmlType::Q4_K, GgmlType::Q8_K, 32, 0, true},     {GgmlType::Q5_K, GgmlType::Q8_K, 32, 0, true},
+    {GgmlType::Q6_K, GgmlType::Q8_K, 16, 32, false},   {GgmlType::IQ4_XS, GgmlType::Q8_K, 32, 128, false},
+    {GgmlType::TQ2_0, GgmlType::Q8_K, 32, 1, false},
+};
+
+}  // namespace
+
+const TileFormat* tile_format(GgmlType wtype) {
+  for (const TileFormat& f : kFormats)
+    if (f.wtype == wtype) return &f;
+  return nullptr;
+}
+
+const TileKernels* tile_kernels(Isa isa) {
+  static constexpr TileKernels ref = {Isa::Ref, qtile_unpack__ref, qtile_gemm__ref, "qtile__ref"};
+  static constexpr TileKernels avx512 = {Isa::Avx512, qtile_unpack__avx512, qtile_gemm__avx512, "qtile__avx512"};
+  if (static_cast<int>(isa) > static_cast<int>(cpu_best_isa())) return nullptr;
+  switch (isa) {
+    case Isa::Ref: return &ref;
+    case Isa::Avx512: return &avx512;
+    default: return nullptr;
+  }
+}
+
+void pack_init(const TileFormat& f, int64_t n, int64_t tokens, ActPack& p) {
+  const size_t nsub = static_cast<size_t>(n / f.sub), T = static_cast<size_t>(tokens);
+  p.n = n;
+  p.tokens = tokens;
+  p.sub = f.sub;
+  p.codes.resize(T * static_cast<size_t>(n));
+  p.init.resize(T * nsub);
+  p.da.resize(T * nsub);
+  p.ma.resize(T * nsub);
+}
+
+void pack_token(const TileFormat& f, const float* x, int64_t t, ActPack& p, std::vector<uint8_t>& scratch) {
+  const int64_t n = p.n, nsub = n / f.sub;
+  uint64_t bytes = 0;
+  ggml_row_bytes(f.act, n, &bytes);
+  scratch.resize(bytes);
+  quantize_activation_row(f.act, x, scratch.data(), n);
+  int8_t* codes = p.codes.data() + t * n;
+  int32_t* init = p.init.data() + t * nsub;
+  float *da = p.da.data() + t * nsub, *ma = p.ma.data() + t * nsub;
+  const uint8_t* b = scratch.data();
+  if (f.act == GgmlType::Q8_K) {   // f32 d, i8 qs[256], i16 bsums[16]; sub-blocks of 16 or 32
+    const int per = 256 / f.sub, sums = f.sub / 16;
+    for (int64_t blk = 0; blk < n / 256; ++blk, b += sizeof(BlockQ8K)) {
+      float d;
+      std::memcpy(&d, b, 4);
+      std::memcpy(codes + 256 * blk, b + 4, 256);
+      for (int s = 0; s < per; ++s) {
+        int sum = 0;
+        for (int k = 0; k < sums; ++k) {
+          int16_t v;
+          std::memcpy(&v, b + 260 + 2 * (sums * s + k), 2);
+          sum += v;
+        }
+        const int64_t i = blk * per + s;
+        init[i] = -f.off * sum;
+        da[i] = d;
+        ma[i] = d * static_cast<float>(sum);
+      }
+    }
+    return;
+  }
+  // Q8_0 (f16 d, i8 qs[32]) or Q8_1 (f16 d, f16 s = d·Σq, i8 qs[32]); sub-block = block.
+  const bool q81 = f.act == GgmlType::Q8_1;
+  const size_t bs = q81 ? sizeof(BlockQ8_1) : sizeof(BlockQ8_0), qo = q81 ? 4 : 2;
+  for (int64_t blk = 0; blk < nsub; ++blk, b += bs) {
+    uint16_t d, s = 0;
+    std::memcpy(&d, b, 2);
+    if (q81) std::memcpy(&s, b + 2, 2);
+    std::memcpy(codes + 32 * blk, b + qo, 32);
+    int sum = 0;
+    for (int j = 0; j < 32; ++j) sum += static_cast<int8_t>(b[qo + j]);
+    init[blk] = -f.off * sum;
+    da[blk] = f16_to_f32(d);
+    ma[blk] = q81 ? f16_to_f32(s) : da[blk] * static_cast<float>(sum);
+  }
+}
+
+bool qtile_matmul(const QMatrix& W, const float* X, int64_t T, float* Y, Isa isa) {
+  const TileFormat* f = tile_format(W.type);
+  const TileKernels* k = tile_kernels(isa);
+  if (!f || !k || W.in % f->sub != 0) return false;
+  thread_local ActPack acts;
+  pack_init(*f, W.in, T, acts);
+  const int64_t tiles = (W.out + kTileRows - 1) / kTileRows;
+  const int threads = W.in * W.out * T < (1 << 16) ? 1 : omp_get_max_threads();
+  ActPack& a = acts;
+#pragma omp parallel num_threads(threads)
+  {
+    thread_local std::vector<uint8_t> scratch;
+    thread_local WeightTile tile;
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < T; ++t) pack_token(*f, X + t * W.in, t, a, scratch);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t i = 0; i < tiles; ++i) {
+      const int64_t row0 = i * kTileRows;
+      k->unpack(*f, W, row0, tile);
+      k->gemm(*f, tile, a, 0, T, Y, W.out, row0, static_cast<int>(std::min<int64_t>(kTileRows, W.out - row0)));
+    }
+  }
+  return true;
+}
+
+}  // namespace lowbit

@@ -1,0 +1,144 @@
+// AVX-512 VNNI tile kernel (qtile.h); the reference is qtile_ref.cc. One vpdpbusd multiplies
+// four unsigned weight codes of sixteen rows (one 512-bit load of the tile) with the same four
+// signed activation codes broadcast to every lane, summing into the row's int32 lane. Register
+// block: 32 rows (two lane groups) × up to 4 tokens, so each weight load feeds eight vpdpbusd;
+// per sub-block the int32 sums start at init (−off · Σa, the offset correction, exact) and are
+// scaled once into float accumulators. The row decoders are the reference's, vectorized by the
+// compiler for this file's ISA.
+
+// GCC 12's avx512fintrin.h initialises its "undefined" vectors from themselves (bug 105593).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include "kernels/qtile.h"
+#include "kernels/qtile_unpack.h"
+
+namespace lowbit {
+namespace {
+
+inline int32_t rd32(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// Sixteen rows of sixteen dwords transposed in registers: o[k] = dword k of rows 0..15.
+// 32-bit then 64-bit unpacks transpose 4×4 blocks inside each 128-bit lane; two rounds of
+// 128-bit lane shuffles then transpose the 4×4 grid of lanes.
+inline void transpose16(__m512i r[16]) {
+  __m512i t[16], u[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {   // u[4i + j], lane L: rows 4i..4i+3 of column 4L + j
+    u[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+    u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+  }
+  for (int j = 0; j < 4; ++j) {
+    const __m512i v0 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0x88), v1 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0xDD);
+    const __m512i v2 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0x88), v3 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0xDD);
+    r[j] = _mm512_shuffle_i32x4(v0, v2, 0x88);
+    r[8 + j] = _mm512_shuffle_i32x4(v0, v2, 0xDD);
+    r[4 + j] = _mm512_shuffle_i32x4(v1, v3, 0x88);
+    r[12 + j] = _mm512_shuffle_i32x4(v1, v3, 0xDD);
+  }
+}
+
+// Group k of the tile (128 bytes) is dword k of each of the 32 staging rows: per sixteen rows
+// and 64 elements, sixteen loads, one register transpose, sixteen stores; a last 32 elements
+// (n = 32 mod 64) load half rows and store half the groups.
+void interleave_transpose(const uint8_t* staging, int64_t n, uint8_t* codes) {
+  for (int g = 0; g < 2; ++g) {
+    const uint8_t* rows = staging + 16 * g * n;
+    for (int64_t c = 0; c < n; c += 64) {
+      const bool full = c + 64 <= n;
+      const __mmask16 m = full ? 0xFFFF : 0x00FF;
+      __m512i r[16];
+      for (int i = 0; i < 16; ++i) r[i] = _mm512_maskz_loadu_epi32(m, rows + i * n + c);
+      transpose16(r);
+      uint8_t* o = codes + (c / 4) * 128 + 64 * g;
+      for (int k = 0; k < (full ? 16 : 8); ++k) _mm512_storeu_si512(o + 128 * k, r[k]);
+    }
+  }
+}
+
+template <int S, int NT, bool kMins>
+void tokens_block(const WeightTile& w, const ActPack& a, int64_t t, float* Y, int64_t ldy, int64_t row0, int rows) {
+  const int64_t n = w.n, nsub = n / S;
+  __m512 f0[NT], f1[NT];
+  const int8_t* ac[NT];
+  for (int j = 0; j < NT; ++j) {
+    f0[j] = f1[j] = _mm512_setzero_ps();
+    ac[j] = a.codes.data() + (t + j) * n;
+  }
+  const uint8_t* wc = w.codes.data();
+  for (int64_t s = 0; s < nsub; ++s) {
+    __m512i i0[NT], i1[NT];
+    for (int j = 0; j < NT; ++j) i0[j] = i1[j] = _mm512_set1_epi32(a.init[(t + j) * nsub + s]);
+    for (int k = 0; k < S / 4; ++k, wc += 128) {
+      const __m512i w0 = _mm512_loadu_si512(wc), w1 = _mm512_loadu_si512(wc + 64);
+      for (int j = 0; j < NT; ++j) {
+        const __m512i b = _mm512_set1_epi32(rd32(ac[j] + s * S + 4 * k));
+        i0[j] = _mm512_dpbusd_epi32(i0[j], w0, b);
+        i1[j] = _mm512_dpbusd_epi32(i1[j], w1, b);
+      }
+    }
+    const __m512 sw0 = _mm512_loadu_ps(w.sw.data() + s * kTileRows), sw1 = _mm512_loadu_ps(w.sw.data() + s * kTileRows + 16);
+    for (int j = 0; j < NT; ++j) {
+      const __m512 da = _mm512_set1_ps(a.da[(t + j) * nsub + s]);
+      f0[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0[j]), _mm512_mul_ps(sw0, da), f0[j]);
+      f1[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i1[j]), _mm512_mul_ps(sw1, da), f1[j]);
+    }
+    if constexpr (kMins) {
+      const __m512 mw0 = _mm512_loadu_ps(w.mw.data() + s * kTileRows), mw1 = _mm512_loadu_ps(w.mw.data() + s * kTileRows + 16);
+      for (int j = 0; j < NT; ++j) {
+        const __m512 ma = _mm512_set1_ps(a.ma[(t + j) * nsub + s]);
+        f0[j] = _mm512_fmadd_ps(mw0, ma, f0[j]);
+        f1[j] = _mm512_fmadd_ps(mw1, ma, f1[j]);
+      }
+    }
+  }
+  const __mmask16 m0 = rows >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << rows) - 1);
+  const __mmask16 m1 = rows >= 32 ? 0xFFFF : rows > 16 ? static_cast<__mmask16>((1u << (rows - 16)) - 1) : 0;
+  for (int j = 0; j < NT; ++j) {
+    float* y = Y + (t + j) * ldy + row0;
+    _mm512_mask_storeu_ps(y, m0, f0[j]);
+    _mm512_mask_storeu_ps(y + 16, m1, f1[j]);
+  }
+}
+
+template <int S, bool kMins>
+void gemm_tokens(const WeightTile& w, const ActPack& a, int64_t t0, int64_t t1, float* Y, int64_t ldy, int64_t row0,
+                 int rows) {
+  int64_t t = t0;
+  for (; t + 4 <= t1; t += 4) tokens_block<S, 4, kMins>(w, a, t, Y, ldy, row0, rows);
+  switch (t1 - t) {
+    case 3: tokens_block<S, 3, kMins>(w, a, t, Y, ldy, row0, rows); break;
+    case 2: tokens_block<S, 2, kMins>(w, a, t, Y, ldy, row0, rows); break;
+    case 1: tokens_block<S, 1, kMins>(w, a, t, Y, ldy, row0, rows); break;
+    default: break;
+  }
+}
+
+}  // namespace
+
+void qtile_unpack__avx512(const TileFormat& f, const QMatrix& W, int64_t row0, WeightTile& tile) {
+  unpack_tile_rows(f, W, row0, tile, interleave_transpose);
+}
+
+void qtile_gemm__avx512(const TileFormat& f, const WeightTile& w, const ActPack& a, int64_t t0, int64_t t1, float* Y,
+                  int64_t ldy, int64_t row0, int rows) {
+  if (w.sub == 16) {
+    if (f.mins) gemm_tokens<16, true>(w, a, t0, t1, Y, ldy, row0, rows);
+    else gemm_tokens<16, false>(w, a, t0, t1, Y, ldy, row0, rows);
+  } else {
+    if (f.mins) gemm_tokens<32, true>(w, a, t0, t1, Y, ldy, row0, rows);
+    else gemm_tokens<32, false>(w, a, t0, t1, Y, ldy, row0, rows);
+  }
+}
+
+}  // namespace lowbit
