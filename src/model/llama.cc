@@ -19,14 +19,6 @@ void rmsnorm(float* out, const float* x, const float* w, int n, float eps) {
   for (int i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];
 }
 
-// q·k as ggml's CPU backend computes short dot products: float products summed in double,
-// so the sum is (to float precision) independent of summation order.
-float dot_f32_exact(const float* a, const float* b, int n) {
-  double s = 0;
-  for (int i = 0; i < n; ++i) s += static_cast<double>(a[i] * b[i]);
-  return static_cast<float>(s);
-}
-
 // Rotates one head in place by the angles of its position.
 void rope(float* h, const float* cs, const float* sn, int head_dim, RopeLayout layout) {
   const int half = head_dim / 2;
@@ -125,6 +117,8 @@ void LlamaModel::forward_layer(int l, float* x, int n, int pos0) {
   float* kc = k_cache_.data() + static_cast<size_t>(l) * n_ctx_ * KD;
   float* vc = v_cache_.data() + static_cast<size_t>(l) * n_ctx_ * KD;
 
+  const bool big = static_cast<int64_t>(n) * F > (1 << 16);   // worth a parallel region
+#pragma omp parallel for if (big)
   for (int t = 0; t < n; ++t) rmsnorm(&xb_[t * D], &x[t * D], L.attn_norm, D, c.norm_eps);
   if (hook_) hook_->on_input(l, LinearInput::AttnIn, xb_.data(), n, D);
   qmatmul(L.wq, xb_.data(), n, q_.data(), qscratch_);
@@ -155,6 +149,8 @@ void LlamaModel::forward_layer(int l, float* x, int n, int pos0) {
 #pragma omp parallel if (att_work > (1 << 16))
   {
     std::vector<float> sc(pos0 + n);
+    std::vector<double> acc(hd);
+    const VecF32Kernels& vk = vec_f32();
 #pragma omp for collapse(2) schedule(static)
     for (int t = 0; t < n; ++t) {
       for (int h = 0; h < c.n_heads; ++h) {
@@ -163,7 +159,9 @@ void LlamaModel::forward_layer(int l, float* x, int n, int pos0) {
         const float* q = &q_[t * QD + h * hd];
         float mx = -INFINITY;
         for (int j = 0; j <= pos; ++j) {
-          sc[j] = dot_f32_exact(q, kc + static_cast<size_t>(j) * KD + kvh * hd, hd) * att_scale;
+          // q·k as ggml's CPU backend computes short dot products: float products summed in
+          // double, so the sum is (to float precision) independent of summation order.
+          sc[j] = vk.dot_f64acc(q, kc + static_cast<size_t>(j) * KD + kvh * hd, hd) * att_scale;
           mx = std::max(mx, sc[j]);
         }
         double sum = 0;
@@ -174,17 +172,10 @@ void LlamaModel::forward_layer(int l, float* x, int n, int pos0) {
         const float inv = static_cast<float>(1.0 / sum);
         for (int j = 0; j <= pos; ++j) sc[j] *= inv;   // probabilities, rounded as ggml stores them
         // out = Σ_j p_j v_j with float products summed in double (order-independent).
-        double acc[512];
         float* o = &att_out_[t * QD + h * hd];
-        for (int d0 = 0; d0 < hd; d0 += 512) {
-          const int dn = std::min(512, hd - d0);
-          std::fill_n(acc, dn, 0.0);
-          for (int j = 0; j <= pos; ++j) {
-            const float* v = vc + static_cast<size_t>(j) * KD + kvh * hd + d0;
-            for (int d = 0; d < dn; ++d) acc[d] += static_cast<double>(sc[j] * v[d]);
-          }
-          for (int d = 0; d < dn; ++d) o[d0 + d] = static_cast<float>(acc[d]);
-        }
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (int j = 0; j <= pos; ++j) vk.mad_f64acc(acc.data(), sc[j], vc + static_cast<size_t>(j) * KD + kvh * hd, hd);
+        for (int d = 0; d < hd; ++d) o[d] = static_cast<float>(acc[d]);
       }
     }
   }
@@ -193,10 +184,12 @@ void LlamaModel::forward_layer(int l, float* x, int n, int pos0) {
   for (size_t i = 0; i < static_cast<size_t>(n) * D; ++i) x[i] += proj_[i];
 
   // SwiGLU MLP (Shazeer 2020): down(silu(gate x) * up x).
+#pragma omp parallel for if (big)
   for (int t = 0; t < n; ++t) rmsnorm(&xb_[t * D], &x[t * D], L.ffn_norm, D, c.norm_eps);
   if (hook_) hook_->on_input(l, LinearInput::FfnIn, xb_.data(), n, D);
   qmatmul(L.w_gate, xb_.data(), n, gate_.data(), qscratch_);
   qmatmul(L.w_up, xb_.data(), n, up_.data(), qscratch_);
+#pragma omp parallel for if (big)
   for (size_t i = 0; i < static_cast<size_t>(n) * F; ++i) {
     const float g = gate_[i];
     gate_[i] = g / (1.0f + std::exp(-g)) * up_[i];
