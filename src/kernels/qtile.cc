@@ -15,6 +15,9 @@ namespace lowbit {
 void qtile_unpack__ref(const TileFormat& f, const QMatrix& W, int64_t row0, WeightTile& tile);
 void qtile_gemm__ref(const TileFormat& f, const WeightTile& w, const ActPack& a, int64_t t0, int64_t t1, float* Y,
                      int64_t ldy, int64_t row0, int rows);
+void qtile_unpack__avx2(const TileFormat& f, const QMatrix& W, int64_t row0, WeightTile& tile);
+void qtile_gemm__avx2(const TileFormat& f, const WeightTile& w, const ActPack& a, int64_t t0, int64_t t1, float* Y,
+                      int64_t ldy, int64_t row0, int rows);
 void qtile_unpack__avx512(const TileFormat& f, const QMatrix& W, int64_t row0, WeightTile& tile);
 void qtile_gemm__avx512(const TileFormat& f, const WeightTile& w, const ActPack& a, int64_t t0, int64_t t1, float* Y,
                         int64_t ldy, int64_t row0, int rows);
@@ -42,12 +45,13 @@ const TileFormat* tile_format(GgmlType wtype) {
 
 const TileKernels* tile_kernels(Isa isa) {
   static constexpr TileKernels ref = {Isa::Ref, qtile_unpack__ref, qtile_gemm__ref, "qtile__ref"};
+  static constexpr TileKernels avx2 = {Isa::Avx2, qtile_unpack__avx2, qtile_gemm__avx2, "qtile__avx2"};
   static constexpr TileKernels avx512 = {Isa::Avx512, qtile_unpack__avx512, qtile_gemm__avx512, "qtile__avx512"};
   if (static_cast<int>(isa) > static_cast<int>(cpu_best_isa())) return nullptr;
   switch (isa) {
     case Isa::Ref: return &ref;
+    case Isa::Avx2: return &avx2;
     case Isa::Avx512: return &avx512;
-    default: return nullptr;
   }
 }
 

@@ -64,7 +64,7 @@ TEST(QTile, UnpackedTileIsTheCodecsDequantization) {
     EXPECT_EQ(f->act, act_type_for(t));
     const int64_t n = row_len_for(t, 3), rows = 45;
     const Matrix m = make_matrix(t, rows, n, 7);
-    for (Isa isa : {Isa::Ref, Isa::Avx512}) {
+    for (Isa isa : {Isa::Ref, Isa::Avx2, Isa::Avx512}) {
       const TileKernels* k = tile_kernels(isa);
       if (!k) continue;
       WeightTile tile;
@@ -91,10 +91,12 @@ TEST(QTile, UnpackedTileIsTheCodecsDequantization) {
   }
 }
 
-TEST(QTile, SimdKernelEqualsReferenceBitForBit) {
+class QTileSimd : public ::testing::TestWithParam<Isa> {};
+
+TEST_P(QTileSimd, KernelEqualsReferenceBitForBit) {
   const TileKernels* ref = tile_kernels(Isa::Ref);
-  const TileKernels* simd = tile_kernels(Isa::Avx512);
-  if (!simd) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  const TileKernels* simd = tile_kernels(GetParam());
+  if (!simd) GTEST_SKIP() << "this CPU lacks " << isa_name(GetParam());
   for (GgmlType t : kTypes) {
     SCOPED_TRACE(std::string(ggml_type_name(t)));
     const TileFormat* f = tile_format(t);
@@ -132,9 +134,12 @@ TEST(QTile, SimdKernelEqualsReferenceBitForBit) {
   }
 }
 
+INSTANTIATE_TEST_SUITE_P(Isas, QTileSimd, ::testing::Values(Isa::Avx2, Isa::Avx512),
+                         [](const ::testing::TestParamInfo<Isa>& p) { return std::string(isa_name(p.param)); });
+
 // The tile product is the dot kernels' sum in another float order: within 1e-5 of Σ|w·x|.
 TEST(QTile, MatmulAgreesWithTheDotKernels) {
-  for (Isa isa : {Isa::Ref, Isa::Avx512}) {
+  for (Isa isa : {Isa::Ref, Isa::Avx2, Isa::Avx512}) {
     if (!tile_kernels(isa)) continue;
     for (GgmlType t : kTypes) {
       SCOPED_TRACE(std::string(ggml_type_name(t)));
