@@ -17,7 +17,7 @@ namespace lowbit {
 // Below this many tokens the row-by-row dot kernels win (the tile unpack is not amortized).
 constexpr int64_t kTileMinTokens = 8;
 
-// LOWBIT_TILE=0 turns the tile path off (benchmarks compare both paths in one run).
+// LOWBIT_TILE=0 turns the tile and packed-decode paths off (benchmarks compare both paths in one run).
 bool tile_path_enabled() {
   static const bool on = [] {
     const char* e = std::getenv("LOWBIT_TILE");
@@ -33,6 +33,7 @@ void qmatmul(const QMatrix& W, const float* X, int64_t T, float* Y, std::vector<
   }
   // Batches: unpack each 32-row tile once for all tokens (qtile.h) where the type and ISA allow.
   if (T >= kTileMinTokens && tile_path_enabled() && qtile_matmul(W, X, T, Y, active_isa())) return;
+  if (T < kTileMinTokens && tile_path_enabled() && qgemv_matmul(W, X, T, Y, active_isa())) return;
   const QDotKernel* k = find_qdot(W.type, active_isa());
   if (!k) fail("no matrix kernel for weight type {}", ggml_type_name(W.type));
   const GgmlType at = act_type_for(W.type);

@@ -113,6 +113,31 @@ void pack_token(const TileFormat& f, const float* x, int64_t t, ActPack& p, std:
   }
 }
 
+void qgemv_rows__avx512(const QMatrix& W, const ActPack& a, int64_t t, int64_t o0, int64_t o1, float* y);
+
+bool qgemv_matmul(const QMatrix& W, const float* X, int64_t T, float* Y, Isa isa) {
+  if (isa != Isa::Avx512 || cpu_best_isa() != Isa::Avx512 || (W.type != GgmlType::Q4_0 && W.type != GgmlType::IQ4_NL))
+    return false;
+  const TileFormat* f = tile_format(W.type);
+  thread_local ActPack acts;
+  pack_init(*f, W.in, T, acts);
+  ActPack& a = acts;
+  constexpr int64_t kRows = 16;
+  const int64_t chunks = (W.out + kRows - 1) / kRows;
+  const int threads = W.in * W.out * T < (1 << 16) ? 1 : omp_get_max_threads();
+#pragma omp parallel num_threads(threads)
+  {
+    thread_local std::vector<uint8_t> scratch;
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < T; ++t) pack_token(*f, X + t * W.in, t, a, scratch);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t c = 0; c < chunks; ++c)
+      for (int64_t t = 0; t < T; ++t)
+        qgemv_rows__avx512(W, a, t, c * kRows, std::min(W.out, (c + 1) * kRows), Y + t * W.out);
+  }
+  return true;
+}
+
 bool qtile_matmul(const QMatrix& W, const float* X, int64_t T, float* Y, Isa isa) {
   const TileFormat* f = tile_format(W.type);
   const TileKernels* k = tile_kernels(isa);

@@ -165,6 +165,37 @@ TEST(QTile, MatmulAgreesWithTheDotKernels) {
   }
 }
 
+// The packed decode kernel (Q4_0, IQ4_NL on AVX-512) against the dot kernels' reference:
+// every block-count tail (1..9 blocks), odd row counts, 1..3 tokens.
+TEST(QTile, DecodeKernelAgreesWithTheDotKernels) {
+  if (cpu_best_isa() != Isa::Avx512) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  for (GgmlType t : {GgmlType::Q4_0, GgmlType::IQ4_NL}) {
+    SCOPED_TRACE(std::string(ggml_type_name(t)));
+    for (int64_t blocks = 1; blocks <= 9; ++blocks) {
+      const int64_t n = 32 * blocks, rows = 37;
+      const Matrix m = make_matrix(t, rows, n, static_cast<uint32_t>(blocks));
+      for (int64_t T = 1; T <= 3; ++T) {
+        const std::vector<float> x = activations(T, n, static_cast<uint32_t>(T));
+        std::vector<float> y(static_cast<size_t>(T * rows));
+        ASSERT_TRUE(qgemv_matmul(m.q, x.data(), T, y.data(), Isa::Avx512));
+        const QDotKernel* dot = find_qdot(t, Isa::Ref);
+        std::vector<uint8_t> arow(static_cast<size_t>(n / 32 * 34));
+        for (int64_t i = 0; i < T; ++i) {
+          quantize_activation_row(GgmlType::Q8_0, x.data() + i * n, arow.data(), n);
+          for (int64_t o = 0; o < rows; ++o) {
+            double mag = 0;
+            for (int64_t e = 0; e < n; ++e) mag += std::fabs(m.deq[o * n + e] * x[i * n + e]);
+            ASSERT_NEAR(y[i * rows + o], dot->dot(n, m.q.data + o * m.q.row_bytes, arow.data()), 1e-5 * mag + 1e-6)
+                << "blocks " << blocks << " token " << i << " row " << o;
+          }
+        }
+      }
+    }
+  }
+  QMatrix q8{GgmlType::Q8_0, nullptr, 32, 1, 34};
+  EXPECT_FALSE(qgemv_matmul(q8, nullptr, 1, nullptr, Isa::Avx512));
+}
+
 TEST(QTile, TypesWithoutAnUnpackerDecline) {
   for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::TQ1_0}) {
     EXPECT_EQ(tile_format(t), nullptr);
