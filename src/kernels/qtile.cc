@@ -116,7 +116,7 @@ void pack_token(const TileFormat& f, const float* x, int64_t t, ActPack& p, std:
 void qgemv_rows__avx512(const QMatrix& W, const ActPack& a, int64_t t, int64_t o0, int64_t o1, float* y);
 
 bool qgemv_matmul(const QMatrix& W, const float* X, int64_t T, float* Y, Isa isa) {
-  if (isa != Isa::Avx512 || cpu_best_isa() != Isa::Avx512 || (W.type != GgmlType::Q4_0 && W.type != GgmlType::IQ4_NL))
+  if (isa != Isa::Avx512 || cpu_best_isa() != Isa::Avx512 || (W.type != GgmlType::Q4_0 && W.type != GgmlType::IQ4_NL && W.type != GgmlType::Q8_0))
     return false;
   const TileFormat* f = tile_format(W.type);
   thread_local ActPack acts;

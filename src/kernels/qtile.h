@@ -90,7 +90,7 @@ const TileKernels* tile_kernels(Isa isa);
 // when W's type or the ISA has no tile path.
 bool qtile_matmul(const QMatrix& W, const float* X, int64_t T, float* Y, Isa isa);
 
-// Decode-sized batches (a few tokens) of Q4_0 / IQ4_NL weights on AVX-512: each row straight
+// Decode-sized batches (a few tokens) of Q4_0 / IQ4_NL / Q8_0 weights on AVX-512: each row straight
 // from its blocks against the packed activations (qgemv_avx512.cc); false (nothing done) for
 // other types or ISAs, where the row-by-row dot kernels run.
 bool qgemv_matmul(const QMatrix& W, const float* X, int64_t T, float* Y, Isa isa);

@@ -165,11 +165,11 @@ TEST(QTile, MatmulAgreesWithTheDotKernels) {
   }
 }
 
-// The packed decode kernel (Q4_0, IQ4_NL on AVX-512) against the dot kernels' reference:
+// The packed decode kernel (Q4_0, IQ4_NL, Q8_0 on AVX-512) against the dot kernels' reference:
 // every block-count tail (1..9 blocks), odd row counts, 1..3 tokens.
 TEST(QTile, DecodeKernelAgreesWithTheDotKernels) {
   if (cpu_best_isa() != Isa::Avx512) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
-  for (GgmlType t : {GgmlType::Q4_0, GgmlType::IQ4_NL}) {
+  for (GgmlType t : {GgmlType::Q4_0, GgmlType::IQ4_NL, GgmlType::Q8_0}) {
     SCOPED_TRACE(std::string(ggml_type_name(t)));
     for (int64_t blocks = 1; blocks <= 9; ++blocks) {
       const int64_t n = 32 * blocks, rows = 37;
@@ -192,8 +192,8 @@ TEST(QTile, DecodeKernelAgreesWithTheDotKernels) {
       }
     }
   }
-  QMatrix q8{GgmlType::Q8_0, nullptr, 32, 1, 34};
-  EXPECT_FALSE(qgemv_matmul(q8, nullptr, 1, nullptr, Isa::Avx512));
+  QMatrix q6{GgmlType::Q6_K, nullptr, 256, 1, 210};
+  EXPECT_FALSE(qgemv_matmul(q6, nullptr, 1, nullptr, Isa::Avx512));
 }
 
 TEST(QTile, TypesWithoutAnUnpackerDecline) {
