@@ -17,6 +17,7 @@ build() {  # name, sources...
 build fuzz_gguf $(ls src/formats/gguf/*.cc | grep -v _test.cc)
 build fuzz_safetensors $(ls src/formats/safetensors/*.cc | grep -v _test.cc)
 build fuzz_hf $(ls src/formats/hf/*.cc | grep -v _test.cc)
+build fuzz_hf_gptq $(ls src/formats/safetensors/*.cc src/formats/hf/*.cc | grep -v _test.cc)
 build fuzz_llama2c $(ls src/formats/llama2c/*.cc | grep -v _test.cc)
 S=$LOWBIT_SHARED
 run() {  # name, seed files...
@@ -31,5 +32,6 @@ run() {  # name, seed files...
 run fuzz_gguf "$S/models/ggml-vocab-llama-spm.gguf" "$S/fixtures/llamacpp-blocks/blocks-Q4_0.gguf"
 run fuzz_safetensors
 run fuzz_hf "$S/models/tinystories-llama-6m/config.json"
+run fuzz_hf_gptq tests/fuzz/seeds/gptq-layer.safetensors
 run fuzz_llama2c "$S/models/stories260K.bin" "$S/models/tok512.bin"
 echo "fuzz: all targets ran clean"

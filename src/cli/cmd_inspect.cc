@@ -3,9 +3,11 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/error.h"
 #include <fmt/format.h>
 
 #include "model/model_file.h"
+#include "model/w8a8.h"
 
 namespace lowbit::cli {
 
@@ -31,6 +33,16 @@ int cmd_inspect(int argc, char** argv) {
     bytes += t.nbytes;
   }
   const double bpw = params ? 8.0 * bytes / params : 0;
+  // lowbit's W8A8 files (model/w8a8.h) hold per-channel int8 that llama.cpp cannot run.
+  std::string lowbit_only;
+  try {
+    if (const W8A8Mode w = w8a8_mode_of(m); w != W8A8Mode::None)
+      lowbit_only = fmt::format("W8A8: int8 weights with per-row scales, {} int8 activations", w8a8_mode_name(w));
+  } catch (const Error& e) {
+    lowbit_only = e.what();
+  }
+  for (const auto& t : m.tensors)
+    if (t.type == GgmlType::I8 && lowbit_only.empty()) lowbit_only = "I8 matrices without lowbit.w8a8 metadata (not runnable)";
   const ModelConfig& c = m.config;
 
   if (json) {
@@ -51,6 +63,7 @@ int cmd_inspect(int argc, char** argv) {
     j["tensors"] = nlohmann::json::array();
     for (const auto& t : m.tensors)
       j["tensors"].push_back({{"name", t.name}, {"type", ggml_type_name(t.type)}, {"shape", t.ne}, {"bytes", t.nbytes}});
+    if (!lowbit_only.empty()) j["lowbit_only"] = lowbit_only;
     j["n_params"] = params;
     j["bytes"] = bytes;
     j["bits_per_weight"] = bpw;
@@ -68,6 +81,8 @@ int cmd_inspect(int argc, char** argv) {
     std::printf("  tokenizer: %s, %zu tokens, bos %d, eos %d%s\n", m.vocab.kind == VocabKind::Spm ? "sentencepiece" : "byte-level BPE",
                 m.vocab.size(), m.vocab.bos, m.vocab.eos,
                 m.vocab.merges.empty() ? "" : fmt::format(", {} merges", m.vocab.merges.size()).c_str());
+  if (!lowbit_only.empty())
+    std::printf("  lowbit-only file (%s): llama.cpp cannot run it, lowbit can\n", lowbit_only.c_str());
   if (!m.kv.empty()) {
     std::printf("\nmetadata (%zu keys):\n", m.kv.size());
     for (const auto& [k, v] : m.kv) std::printf("  %-40s %s\n", k.c_str(), v.to_display(all_kv ? SIZE_MAX : 8).c_str());

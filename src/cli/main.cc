@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "core/atomic_dir.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
 
@@ -12,6 +13,7 @@ namespace {
 
 void on_signal(int sig) {
   lowbit::remove_pending_temp_files();
+  lowbit::remove_pending_temp_dirs();
   std::signal(sig, SIG_DFL);
   std::raise(sig);
 }

@@ -10,6 +10,7 @@
 #include "kernels/matmul.h"
 #include "kernels/qdot.h"
 #include "kernels/qtile.h"
+#include "kernels/w8a8_matmul.h"
 #include "quant/codecs/codec.h"
 
 namespace lowbit {
@@ -27,6 +28,7 @@ bool tile_path_enabled() {
 }
 
 void qmatmul(const QMatrix& W, const float* X, int64_t T, float* Y, std::vector<uint8_t>& scratch) {
+  if (W.type == GgmlType::I8) return w8a8_matmul(W, X, T, Y, scratch);   // W8A8, lowbit-only
   if (W.type == GgmlType::F32) {
     matmul_f32(reinterpret_cast<const float*>(W.data), W.in, W.out, X, T, Y);
     return;

@@ -16,6 +16,11 @@ struct QMatrix {
   const uint8_t* data = nullptr;
   int64_t in = 0, out = 0;      // row length, rows
   uint64_t row_bytes = 0;
+  // I8 only (W8A8, kernels/w8a8_matmul.h): per-row weight scales, and the activations'
+  // static per-tensor range [act_lo, act_hi] when act_static (else dynamic per token).
+  const float* row_scales = nullptr;
+  bool act_static = false;
+  float act_lo = 0, act_hi = 0;
 };
 
 // Scratch is reused between calls (activation rows in the partner format).

@@ -9,6 +9,8 @@
 #include "formats/llama2c/llama2c.h"
 #include "formats/safetensors/safetensors.h"
 #include "model/gguf_model.h"
+#include "model/hf_gptq_load.h"
+#include "model/tensor_role.h"
 
 namespace lowbit {
 namespace fs = std::filesystem;
@@ -47,37 +49,39 @@ ModelFile open_gguf(const std::string& path, const OpenOptions& opts) {
   return m;
 }
 
-// Hugging Face names -> GGUF names (llama.cpp's tensor map for the LLaMA family).
-std::string hf_to_gguf_name(const std::string& hf) {
-  static const std::pair<const char*, const char*> kGlobal[] = {
-      {"model.embed_tokens.weight", "token_embd.weight"},
-      {"model.norm.weight", "output_norm.weight"},
-      {"lm_head.weight", "output.weight"},
-  };
-  for (auto [a, b] : kGlobal)
-    if (hf == a) return b;
-  static const std::pair<const char*, const char*> kLayer[] = {
-      {"input_layernorm.weight", "attn_norm.weight"},
-      {"self_attn.q_proj.weight", "attn_q.weight"},
-      {"self_attn.k_proj.weight", "attn_k.weight"},
-      {"self_attn.v_proj.weight", "attn_v.weight"},
-      {"self_attn.q_proj.bias", "attn_q.bias"},
-      {"self_attn.k_proj.bias", "attn_k.bias"},
-      {"self_attn.v_proj.bias", "attn_v.bias"},
-      {"self_attn.o_proj.weight", "attn_output.weight"},
-      {"post_attention_layernorm.weight", "ffn_norm.weight"},
-      {"mlp.gate_proj.weight", "ffn_gate.weight"},
-      {"mlp.up_proj.weight", "ffn_up.weight"},
-      {"mlp.down_proj.weight", "ffn_down.weight"},
-  };
-  const std::string prefix = "model.layers.";
-  if (hf.compare(0, prefix.size(), prefix) == 0) {
-    const size_t dot = hf.find('.', prefix.size());
+// Hugging Face names <-> GGUF names (llama.cpp's tensor map for the LLaMA family).
+constexpr std::pair<const char*, const char*> kGlobalNames[] = {
+    {"model.embed_tokens.weight", "token_embd.weight"},
+    {"model.norm.weight", "output_norm.weight"},
+    {"lm_head.weight", "output.weight"},
+};
+constexpr std::pair<const char*, const char*> kLayerNames[] = {
+    {"input_layernorm.weight", "attn_norm.weight"},
+    {"self_attn.q_proj.weight", "attn_q.weight"},
+    {"self_attn.k_proj.weight", "attn_k.weight"},
+    {"self_attn.v_proj.weight", "attn_v.weight"},
+    {"self_attn.q_proj.bias", "attn_q.bias"},
+    {"self_attn.k_proj.bias", "attn_k.bias"},
+    {"self_attn.v_proj.bias", "attn_v.bias"},
+    {"self_attn.o_proj.weight", "attn_output.weight"},
+    {"post_attention_layernorm.weight", "ffn_norm.weight"},
+    {"mlp.gate_proj.weight", "ffn_gate.weight"},
+    {"mlp.up_proj.weight", "ffn_up.weight"},
+    {"mlp.down_proj.weight", "ffn_down.weight"},
+};
+
+// `from` in the first column of the tables -> the second (or back when reverse).
+std::string map_tensor_name(const std::string& from, bool reverse) {
+  const std::string src_prefix = reverse ? "blk." : "model.layers.", dst_prefix = reverse ? "model.layers." : "blk.";
+  for (auto [a, b] : kGlobalNames)
+    if (from == (reverse ? b : a)) return reverse ? a : b;
+  if (from.compare(0, src_prefix.size(), src_prefix) == 0) {
+    const size_t dot = from.find('.', src_prefix.size());
     if (dot != std::string::npos) {
-      const std::string idx = hf.substr(prefix.size(), dot - prefix.size());
-      const std::string rest = hf.substr(dot + 1);
-      for (auto [a, b] : kLayer)
-        if (rest == a) return "blk." + idx + "." + b;
+      const std::string idx = from.substr(src_prefix.size(), dot - src_prefix.size());
+      const std::string rest = from.substr(dot + 1);
+      for (auto [a, b] : kLayerNames)
+        if (rest == (reverse ? b : a)) return dst_prefix + idx + "." + (reverse ? a : b);
     }
   }
   return "";
@@ -116,19 +120,23 @@ ModelFile open_hf(const std::string& path_in) {
   }
 
   auto st = std::make_shared<SafetensorsFile>(safetensors_read_dir(dir.string()));
+  const HfGptqWeights gptq = hf_gptq_load(*st, m.path);   // GPTQ linears, dequantized to fp32
   for (const auto& t : st->tensors) {
-    const std::string name = hf_to_gguf_name(t.name);
+    if (gptq.is_part(t.name)) continue;                      // folded into its qweight's entry
+    const TensorRef* dq = gptq.find(t.name);
+    const std::string name = hf_to_gguf_name(dq ? dq->name : t.name);
     if (name.empty()) {
       if (t.name.find("rotary_emb.inv_freq") != std::string::npos) continue;  // recomputed
       fail("{}: tensor '{}' has no place in a {} model", m.path, t.name, hc.architecture);
     }
-    TensorRef r = t.ref();
+    TensorRef r = dq ? *dq : t.ref();
     r.name = name;
     m.tensors.push_back(std::move(r));
   }
   c.tied_embeddings = m.find("output.weight") == nullptr;
   for (const auto& map : st->maps) m.mapped.emplace_back(map->data(), map->size());
   m.keepalive.push_back(st);
+  m.keepalive.push_back(gptq.buffers);
   return m;
 }
 
@@ -166,6 +174,24 @@ ModelFile open_llama2c(const std::string& path, const OpenOptions& opts) {
 }
 
 }  // namespace
+
+std::string hf_to_gguf_name(const std::string& hf) { return map_tensor_name(hf, false); }
+std::string gguf_to_hf_name(const std::string& gguf) { return map_tensor_name(gguf, true); }
+
+std::vector<const TensorRef*> tensors_in_file_order(const ModelFile& m) {
+  std::vector<const TensorRef*> order;
+  for (const auto& t : m.tensors)
+    if (parse_tensor_name(t.name).role == TensorRole::TokenEmbd) order.push_back(&t);
+  for (int l = 0; l < m.config.n_layers; ++l)
+    for (const auto& t : m.tensors)
+      if (parse_tensor_name(t.name).layer == l) order.push_back(&t);
+  for (const auto& t : m.tensors) {
+    const TensorName tn = parse_tensor_name(t.name);
+    if (tn.layer < 0 && tn.role != TensorRole::TokenEmbd) order.push_back(&t);
+  }
+  if (order.size() != m.tensors.size()) fail("{}: tensor names are not all understood", m.path);
+  return order;
+}
 
 const char* model_format_name(ModelFormat f) {
   switch (f) {

@@ -48,4 +48,14 @@ ModelFile open_model(const std::string& path, const OpenOptions& opts = {});
 // Checks that every tensor the config implies is present with the right shape.
 void check_model_tensors(const ModelFile& m);
 
+// Hugging Face tensor names <-> GGUF names ("model.layers.3.mlp.down_proj.weight" <->
+// "blk.3.ffn_down.weight"); "" when the name has no counterpart.
+std::string hf_to_gguf_name(const std::string& hf);
+std::string gguf_to_hf_name(const std::string& gguf);
+
+// The tensors in the order lowbit writes them (llama.cpp's): token_embd, then block by block
+// (each block's tensors in source order), then the rest (output_norm, output). Error when a
+// tensor name is not understood.
+std::vector<const TensorRef*> tensors_in_file_order(const ModelFile& m);
+
 }  // namespace lowbit

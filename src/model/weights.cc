@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/half.h"
 #include "kernels/qdot.h"
+#include "model/w8a8.h"
 #include "quant/codecs/codec.h"
 
 namespace lowbit {
@@ -66,6 +67,7 @@ LlamaWeights LlamaWeights::load(const ModelFile& m) {
   };
   auto mat = [&](const std::string& name) -> QMatrix {
     const TensorRef& t = m.get(name);
+    if (t.type == GgmlType::I8) return load_w8a8_matrix(m, t, w.owned);   // lowbit W8A8 (model/w8a8.h)
     QMatrix q{t.type, t.data, t.ne[0], t.ne[1], 0};
     ggml_row_bytes(t.type, static_cast<uint64_t>(t.ne[0]), &q.row_bytes);  // shape checked at open
     if (t.type == GgmlType::F32 || t.type == GgmlType::F16 || t.type == GgmlType::BF16) {
@@ -80,6 +82,7 @@ LlamaWeights LlamaWeights::load(const ModelFile& m) {
   };
   const ModelConfig& c = m.config;
   w.token_embd = mat("token_embd.weight");
+  if (w.token_embd.type == GgmlType::I8) fail("{}: token_embd.weight is I8; W8A8 applies to the block linears only", m.path);
   w.output_norm = vec("output_norm.weight");
   w.output = c.tied_embeddings ? w.token_embd : mat("output.weight");
   for (int l = 0; l < c.n_layers; ++l) {

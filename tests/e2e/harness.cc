@@ -77,6 +77,14 @@ nlohmann::json judge(const std::string& mode, const std::string& model, const st
   return nlohmann::json::parse(in);
 }
 
+std::string head_of(const std::string& p, size_t n) {
+  std::ifstream in(p, std::ios::binary);
+  std::string s(n, '\0');
+  in.read(s.data(), static_cast<std::streamsize>(n));
+  s.resize(static_cast<size_t>(in.gcount()));
+  return s;
+}
+
 std::vector<double> lowbit_logprobs(const std::string& model_path, const std::vector<int32_t>& tokens) {
   const ModelFile m = open_model(model_path);
   LlamaModel model(m, static_cast<int>(tokens.size()));

@@ -22,6 +22,8 @@ std::string lowbit_bin();
 std::string temp_dir();                    // one per test process, removed at exit
 std::string write_temp(const std::string& name, const std::string& text);
 std::string quote(const std::string& s);
+// The first n bytes of file p (fewer if it is shorter).
+std::string head_of(const std::string& p, size_t n);
 // True when node + node-llama-cpp are installed; tests fail (not skip) without them unless
 // LOWBIT_ALLOW_NO_LLAMACPP=1.
 bool judge_available();

@@ -15,14 +15,6 @@
 namespace lowbit::e2e {
 namespace {
 
-std::string head_of(const std::string& p, size_t n) {
-  std::ifstream in(p, std::ios::binary);
-  std::string s(n, '\0');
-  in.read(s.data(), static_cast<std::streamsize>(n));
-  s.resize(static_cast<size_t>(in.gcount()));
-  return s;
-}
-
 class QuantVsLlamaCpp : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(QuantVsLlamaCpp, LogprobsMatch) {

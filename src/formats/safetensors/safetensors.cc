@@ -124,6 +124,11 @@ void parse_metadata(const LocatedJson& hdr, const nlohmann::json& m, Safetensors
 
 }  // namespace
 
+uint32_t safetensors_dtype_bits(std::string_view dtype) {
+  const DtypeTraits* d = find_dtype(dtype);
+  return d ? d->bits : 0;
+}
+
 TensorRef SafetensorsTensor::ref() const {
   const DtypeTraits* d = find_dtype(dtype);
   if (!d || !d->ggml)

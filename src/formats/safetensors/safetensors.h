@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/mapped_file.h"
@@ -47,5 +48,8 @@ SafetensorsFile safetensors_read(const std::string& path);
 // wins when both are present, as in transformers. `dir` may also name a .safetensors file.
 // Shard names must be relative and stay inside the directory ("../x", "/x" are errors).
 SafetensorsFile safetensors_read_dir(const std::string& dir);
+
+// Bits per element of a safetensors dtype name ("F16" -> 16, "F4" -> 4); 0 when unknown.
+uint32_t safetensors_dtype_bits(std::string_view dtype);
 
 }  // namespace lowbit

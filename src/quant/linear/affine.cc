@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/half.h"
 
 namespace lowbit {
 
@@ -53,6 +54,8 @@ void QuantScheme::validate() const {
     fail("quant scheme: bits = {} is outside {}..{}", bits, kMinQuantBits, kMaxQuantBits);
   if (restricted_range && !symmetric)
     fail("quant scheme: restricted_range applies to symmetric schemes only (asymmetric codes are [0, 2^bits - 1])");
+  if (zero_at_least_one && symmetric)
+    fail("quant scheme: zero_at_least_one applies to asymmetric schemes only (symmetric zero points are 0)");
   if (granularity == Granularity::PerGroup) {
     if (group_size <= 0) fail("quant scheme: per_group needs group_size > 0 (got {})", group_size);
   } else if (group_size != 0) {
@@ -89,24 +92,38 @@ AffineParams affine_params(float min, float max, const QuantScheme& scheme) {
   const double lo = std::min(min, 0.0f), hi = std::max(max, 0.0f);
   const double qmin = scheme.qmin(), qmax = scheme.qmax();
   constexpr double kMinScale = std::numeric_limits<float>::min();
+  // A double scale near FLT_MAX could round up past it; the largest finite float still
+  // covers the (finite) range up to rounding.
+  auto to_scale = [&](double s) {
+    float f = static_cast<float>(std::max(s, kMinScale));
+    if (!std::isfinite(f)) f = std::numeric_limits<float>::max();
+    return scheme.f16_scale ? f16_round_up(f) : f;
+  };
   AffineParams p;
   if (scheme.symmetric) {
     // Smallest s with s·qmin ≤ lo and hi ≤ s·qmax (qmin < 0 < qmax). Doubles: no overflow.
-    const double s = std::max({hi / qmax, lo / qmin, kMinScale});
-    p.scale = static_cast<float>(s);
+    p.scale = to_scale(std::max(hi / qmax, lo / qmin));
     p.zero = 0;
   } else {
     // s = (hi − lo)/(qmax − qmin); the real zero point z* = qmin − lo/s lies in [qmin, qmax]
     // because lo ≤ 0 ≤ hi, so rounding it stays in range (the clamp guards float edge cases).
-    const double s = std::max((hi - lo) / (qmax - qmin), kMinScale);
-    p.scale = static_cast<float>(s);
+    p.scale = to_scale((hi - lo) / (qmax - qmin));
     const double z = std::nearbyint(qmin - lo / static_cast<double>(p.scale));
     p.zero = static_cast<int32_t>(std::clamp(z, qmin, qmax));
+    if (scheme.zero_at_least_one && p.zero < 1) {
+      p.scale = to_scale(std::max(hi / (qmax - 1), -lo));
+      p.zero = 1;
+    }
   }
-  // A double scale near FLT_MAX could round up past it; the largest finite float still
-  // covers the (finite) range up to rounding.
-  if (!std::isfinite(p.scale)) p.scale = std::numeric_limits<float>::max();
   return p;
+}
+
+float f16_round_up(float x) {
+  constexpr uint16_t kMaxF16 = 0x7bff;   // 65504
+  if (!(x < 65504.0f)) return f16_to_f32(kMaxF16);
+  uint16_t h = f32_to_f16(x);            // nearest (x > 0: a non-negative half)
+  if (f16_to_f32(h) < x) ++h;            // the next half up: positive halves order as integers
+  return f16_to_f32(h);
 }
 
 void finite_min_max(std::span<const float> x, float* min, float* max) {

@@ -49,6 +49,11 @@ struct QuantScheme {
   bool restricted_range = false;       // symmetric only: drop the code −2^(b−1)
   Granularity granularity = Granularity::PerChannel;
   int64_t group_size = 0;              // PerGroup only (> 0); must be 0 otherwise
+  // Storage constraints of an export format, honoured by affine_params and so by every scale
+  // search, RTN and GPTQ (Hugging Face GPTQ checkpoints, formats/hf/hf_gptq.h, need both):
+  bool f16_scale = false;              // scale rounded up to a float16 value (stored as F16)
+  bool zero_at_least_one = false;      // asymmetric only: z ∈ [1, qmax] (GPTQ's v1 format
+                                       // stores z − 1 in b bits, so z = 0 cannot be written)
 
   static QuantScheme per_tensor(int bits, bool symmetric);
   static QuantScheme per_channel(int bits, bool symmetric);
@@ -93,7 +98,15 @@ inline uint8_t q_to_code(int32_t q, const QuantScheme& s) { return static_cast<u
 //               for every x in [min, max].
 // Scales below FLT_MIN (all-zero or subnormal data) are raised to FLT_MIN: a larger scale
 // still covers the data, and a scale never loses precision as a subnormal.
+// f16_scale: s is rounded *up* to the next float16 value before z is chosen, so the grid
+// still covers [lo, hi] and the s/2 bound holds (a larger step; z is rounded for it). Above
+// float16's largest value 65504 the scale is clamped there (values beyond it then clamp).
+// zero_at_least_one: when z would be 0 (lo > −s/2: no step below zero), the grid becomes
+// z = 1, s = max(hi / (qmax − 1), −lo): one step below zero, still covering [lo, hi].
 AffineParams affine_params(float min, float max, const QuantScheme& scheme);
+
+// The smallest float16 value ≥ x, as a float (x > 0 finite; 65504 when x is above it).
+float f16_round_up(float x);
 
 // round(clamp(x / s, lo, hi)) with integer bounds lo = qmin − z, hi = qmax − z: the code
 // minus the zero point, q − z, as an exact small float. Clamping before rounding equals

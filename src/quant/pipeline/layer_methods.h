@@ -26,6 +26,7 @@ struct LayerTensors {
   std::vector<size_t> index;                     // into QuantPlan::tensors, file order
   std::vector<std::unique_ptr<float[]>> f32;     // GGUF layout; methods may modify
   std::vector<std::vector<uint8_t>> bytes;       // output, filled by the method
+  std::vector<std::vector<float>> row_scales;    // I8 (W8A8) matrices: per-row scales, else empty
 };
 
 struct LayerMethod {

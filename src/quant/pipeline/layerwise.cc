@@ -19,6 +19,7 @@
 #include "quant/methods/hessian.h"
 #include "quant/pipeline/layer_methods.h"
 #include "quant/pipeline/plan.h"
+#include "quant/pipeline/w8a8_output.h"
 
 namespace lowbit {
 namespace {
@@ -114,6 +115,7 @@ void quantize_layerwise(const ModelFile& in, const QuantPlan& plan, const Quanti
   rep.calib_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   const LayerMethod method = layer_method_for(opts);
+  W8A8Companions w8a8(plan, opts);
   size_t next = 0;   // next tensor index in file order
   auto write_float_or_quant = [&](size_t i, const float* x, const std::vector<float>& imp) {
     const auto bytes = encode_tensor(plan.tensors[i], x, imp);
@@ -170,6 +172,12 @@ void quantize_layerwise(const ModelFile& in, const QuantPlan& plan, const Quanti
         default: break;
       }
     }
+    w8a8.attach(model, l, lt, [&] {   // W8A8: row scales in; static ranges observed here
+      for (int s = 0; s < S; ++s) {
+        std::copy_n(seq(s), tmp.size(), tmp.data());
+        model.forward_layer(l, tmp.data(), L, 0);
+      }
+    });
     for (int s = 0; s < S; ++s) model.forward_layer(l, seq(s), L, 0);
     for (size_t k = 0; k < lt.index.size(); ++k) {
       out.write_tensor(lt.index[k], lt.bytes[k].data(), lt.bytes[k].size());
@@ -194,6 +202,7 @@ void quantize_layerwise(const ModelFile& in, const QuantPlan& plan, const Quanti
   head.bytes.resize(head.index.size());
   method.quantize_layer(plan, cfg, opts, col.inputs, head);
   for (size_t k = 0; k < head.index.size(); ++k) out.write_tensor(head.index[k], head.bytes[k].data(), head.bytes[k].size());
+  w8a8.write(out);
   bar.add();
   bar.finish();
 }

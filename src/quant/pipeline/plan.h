@@ -22,9 +22,16 @@ struct PlannedTensor {
   std::string reason;
 };
 
+// A W8A8 companion of an I8 matrix (w8a8_output.h), stored after every planned tensor.
+struct W8A8Companion {
+  size_t matrix = 0;    // the I8 matrix's index in QuantPlan::tensors
+  bool range = false;   // input_range (static activations), else weight_scale
+};
+
 struct QuantPlan {
   const MixPreset* mix = nullptr;
   std::vector<PlannedTensor> tensors;   // in file order
+  std::vector<W8A8Companion> w8a8;      // header tensors tensors.size() + i, in this order
   GgufFile header;                      // kv + tensor infos (no data)
   int index_of(const std::string& name) const;
 };

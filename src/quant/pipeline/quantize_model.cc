@@ -12,6 +12,7 @@
 #include "model/weights.h"
 #include "quant/codecs/codec.h"
 #include "quant/pipeline/plan.h"
+#include "quant/pipeline/w8a8_output.h"
 
 namespace lowbit {
 
@@ -22,12 +23,14 @@ const char* quant_method_name(QuantMethod m) {
     case QuantMethod::Gptq: return "gptq";
     case QuantMethod::Awq: return "awq";
     case QuantMethod::SmoothQuant: return "smoothquant";
+    case QuantMethod::AwqGptq: return "awq+gptq";
   }
   return "?";
 }
 
 bool quant_method_from_name(const std::string& s, QuantMethod* out) {
-  for (QuantMethod m : {QuantMethod::Rtn, QuantMethod::Imatrix, QuantMethod::Gptq, QuantMethod::Awq, QuantMethod::SmoothQuant})
+  for (QuantMethod m : {QuantMethod::Rtn, QuantMethod::Imatrix, QuantMethod::Gptq, QuantMethod::Awq, QuantMethod::SmoothQuant,
+                        QuantMethod::AwqGptq})
     if (s == quant_method_name(m)) {
       *out = m;
       return true;
@@ -86,18 +89,7 @@ QuantPlan make_plan(const ModelFile& in, const QuantizeOptions& opts, bool has_i
   std::vector<TypeOverride> overrides;
   for (const auto& s : opts.overrides) overrides.push_back(parse_override(s));
 
-  // File order: token_embd, each layer's tensors (source order), then the rest.
-  std::vector<const TensorRef*> order;
-  for (const auto& t : in.tensors)
-    if (parse_tensor_name(t.name).role == TensorRole::TokenEmbd) order.push_back(&t);
-  for (int l = 0; l < in.config.n_layers; ++l)
-    for (const auto& t : in.tensors)
-      if (parse_tensor_name(t.name).layer == l) order.push_back(&t);
-  for (const auto& t : in.tensors) {
-    const TensorName tn = parse_tensor_name(t.name);
-    if (tn.layer < 0 && tn.role != TensorRole::TokenEmbd) order.push_back(&t);
-  }
-  if (order.size() != in.tensors.size()) fail("{}: tensor names are not all understood", in.path);
+  const std::vector<const TensorRef*> order = tensors_in_file_order(in);
 
   ModelConfig cfg = in.config;
   for (const TensorRef* t : order) {
@@ -127,6 +119,7 @@ QuantPlan make_plan(const ModelFile& in, const QuantizeOptions& opts, bool has_i
     ti.nbytes = p.bytes;
     g.tensors.push_back(std::move(ti));
   }
+  w8a8_extend_plan(plan, opts);   // --w8a8: block linears to I8 + companion tensors (w8a8_output.h)
   return plan;
 }
 
@@ -141,6 +134,8 @@ std::vector<uint8_t> encode_tensor(const PlannedTensor& t, const float* x, const
 QuantizeReport quantize_model(const ModelFile& in, const std::string& out_path, const QuantizeOptions& opts) {
   const auto t0 = std::chrono::steady_clock::now();
   const bool calibrated = opts.method != QuantMethod::Rtn && !(opts.method == QuantMethod::Imatrix && !opts.imatrix_file.empty());
+  if (opts.w8a8 != W8A8Mode::None && opts.method != QuantMethod::SmoothQuant)
+    fail("--w8a8 needs --method smoothquant (it is {})", quant_method_name(opts.method));
   if (calibrated && opts.calib_files.empty())
     fail("method {} needs calibration text (--calib FILE)", quant_method_name(opts.method));
   if (opts.method == QuantMethod::Imatrix && opts.imatrix_file.empty() && opts.calib_files.empty())
@@ -156,6 +151,11 @@ QuantizeReport quantize_model(const ModelFile& in, const std::string& out_path, 
     rep.tensors.push_back({p.src->name, p.type, p.src->ne, p.src->n_elements(), p.bytes, p.reason});
     rep.n_params += p.src->n_elements();
     rep.bytes += p.bytes;
+  }
+  for (size_t i = 0; i < plan.w8a8.size(); ++i) {   // W8A8 companions: stored bytes, no parameters
+    const GgufTensorInfo& ti = plan.header.tensors[plan.tensors.size() + i];
+    rep.tensors.push_back({ti.name, ti.type, ti.ne, 0, ti.nbytes, plan.w8a8[i].range ? "static input range" : "row scales"});
+    rep.bytes += ti.nbytes;
   }
 
   GgufStreamWriter out(out_path, plan.header);

@@ -9,11 +9,13 @@
 #include <vector>
 
 #include "core/ggml_type.h"
+#include "calib/observers.h"
 #include "model/model_file.h"
+#include "model/w8a8.h"
 
 namespace lowbit {
 
-enum class QuantMethod { Rtn, Imatrix, Gptq, Awq, SmoothQuant };
+enum class QuantMethod { Rtn, Imatrix, Gptq, Awq, SmoothQuant, AwqGptq };   // AwqGptq: "awq+gptq"
 const char* quant_method_name(QuantMethod m);
 bool quant_method_from_name(const std::string& s, QuantMethod* out);
 
@@ -28,6 +30,9 @@ struct QuantizeOptions {
   bool gptq_act_order = true;
   int gptq_block = 128;
   bool awq_clip = true;
+  float smooth_alpha = 0.5f;            // SmoothQuant migration strength α
+  W8A8Mode w8a8 = W8A8Mode::None;       // smoothquant: int8 weights + int8 activations (model/w8a8.h)
+  ObserverKind act_observer = ObserverKind::MinMax;   // W8A8 static: the activation range's observer
   std::vector<std::string> overrides;   // "PATTERN=TYPE"
   bool pure = false;                    // no per-role rules: every matrix gets the base type
   bool progress = true;
