@@ -30,13 +30,22 @@ TEST_P(QuantVsLlamaCpp, LogprobsMatch) {
   const auto ref = j["logprobs"].get<std::vector<double>>();
   double mx = 0;
   const double mean = mean_abs_diff(lowbit_logprobs(gguf, tokens), ref, &mx);
-  std::printf("[ llama.cpp ] %-7s mean |dlogp| %.3g  max %.3g\n", type.c_str(), mean, mx);
-  // F16 matches to ~1e-4. With integer kernels the two engines quantize every activation
-  // row; a float difference in the last bit upstream (ggml's summation order in tinyBLAS,
-  // its polynomial expf in softmax/SiLU) flips an occasional rounding, and flips compound
-  // through the layers. Our kernels equal ggml's bit for bit (qdot tests; dequantization is
-  // bit-exact with llama.cpp's fixtures), so what remains is this chaos: measured 0.004-0.015
-  // nats mean, well under each format's own quantization error. 1e-3 is not reached.
+  // llama.cpp against itself: the same file, one token per batch (its decode kernels) instead
+  // of the whole sequence in one batch. Only the float summation order changes.
+  const auto one = judge("logprobs", gguf, text, "--kv-f32 --max-tokens 192 --batch 1");
+  const double floor = mean_abs_diff(one["logprobs"].get<std::vector<double>>(), ref);
+  std::printf("[ llama.cpp ] %-7s mean |dlogp| %.3g  max %.3g   (llama.cpp batch 192 vs batch 1: %.3g)\n", type.c_str(),
+              mean, mx, floor);
+  // F16 matches to ~1e-4. With integer kernels both engines quantize every activation row to
+  // 8 bits; a last-bit float difference upstream (summation order, ggml's polynomial expf in
+  // softmax/SiLU) flips an occasional rounding, and flips compound through the layers. Where
+  // llama.cpp's batched path uses other kernels than its decode path (tinyBLAS for Q8_0, the
+  // repacked Q4_K GEMM, ...), llama.cpp moves by 1e-3 .. 6e-3 against itself when only its
+  // batch size changes (printed above); where both paths share one kernel (Q4_0, Q5_x, IQ4_NL,
+  // Q6_K) it is self-consistent, and the gap to lowbit is every other op's last bits amplified
+  // the same way (lowbit batch vs token-by-token: FloatOrder). Formats and dequantization are
+  // bit-exact (fixtures), so the test asserts that floor's order of magnitude; 1e-3 holds for
+  // F16 only.
   const double tol = type == "F16" ? 1e-3 : type == "BF16" ? 2.5e-3 : 2e-2;
   EXPECT_LT(mean, tol);
 }

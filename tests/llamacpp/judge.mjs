@@ -7,7 +7,7 @@
 //          text is NOT parsed), with BOS prepended when the vocab's add_bos flag is set,
 //          as llama_tokenize(add_special=true) does. Loads the model vocab-only, so a
 //          GGUF without tensors (e.g. ggml-vocab-llama-spm.gguf) works.
-//   node tests/llamacpp/judge.mjs logprobs MODEL.gguf TEXTFILE [--ctx N] [--max-tokens M] [--kv-f32] [--json-out FILE]
+//   node tests/llamacpp/judge.mjs logprobs MODEL.gguf TEXTFILE [--ctx N] [--max-tokens M] [--batch B] [--kv-f32] [--json-out FILE]
 //       -> {"tokens":[...], "logprobs":[...]}  tokens as above, cut to M (default 128) and to
 //          the context size N (default M); logprobs[i] = ln P(tokens[i+1] | tokens[0..i]),
 //          the full-vocabulary softmax of the raw logits (greedy sampler, temperature 0, no
@@ -16,7 +16,8 @@
 //          tokens are in the batch (~4e-4 in logprob); off, position i's logprob does not
 //          depend on --max-tokens or --ctx. The KV cache is F16 (llama.cpp's default);
 //          --kv-f32 makes it F32: then blocks-F32.gguf matches a float64 forward pass to ~2e-6
-//          (with F16 KV, to ~6e-4).
+//          (with F16 KV, to ~6e-4). --batch B (default: the context) evaluates the sequence in
+//          batches of B tokens (B = 1: one token at a time, llama.cpp's decode kernels).
 //   node tests/llamacpp/judge.mjs bench MODEL.gguf [--n-prompt P] [--n-gen N] [--reps R] [--threads T] [--json-out FILE]
 //       -> {"pp_mean", "pp_sd", "tg_mean", "tg_sd", "pp_samples", "tg_samples", "settings": {...}}
 //          tokens/s measured as llama-bench (and `lowbit bench`) does, each test R times (default
@@ -42,7 +43,7 @@ function fail(msg) {
     process.exit(1);
 }
 
-const USAGE = "usage: judge.mjs tokenize|logprobs MODEL.gguf TEXTFILE [--ctx N] [--max-tokens M] [--kv-f32] [--json-out FILE]\n" +
+const USAGE = "usage: judge.mjs tokenize|logprobs MODEL.gguf TEXTFILE [--ctx N] [--max-tokens M] [--batch B] [--kv-f32] [--json-out FILE]\n" +
     "       judge.mjs bench MODEL.gguf [--n-prompt P] [--n-gen N] [--reps R] [--threads T] [--json-out FILE]";
 
 function parseArgs(argv) {
@@ -54,7 +55,7 @@ function parseArgs(argv) {
     const opts = { mode, model, textFile, ctx: null, maxTokens: 128, jsonOut: null, kvF32: false,
         nPrompt: 512, nGen: 128, reps: 3, threads: 2 };
     const counts = { "--ctx": ["ctx", 1], "--max-tokens": ["maxTokens", 1], "--n-prompt": ["nPrompt", 0],
-        "--n-gen": ["nGen", 0], "--reps": ["reps", 1], "--threads": ["threads", 1] };
+        "--n-gen": ["nGen", 0], "--reps": ["reps", 1], "--threads": ["threads", 1], "--batch": ["batch", 1] };
     for (let i = 0; i < rest.length; i += 2) {
         const [flag, val] = [rest[i], rest[i + 1]];
         if (flag === "--kv-f32") { opts.kvF32 = true; i--; continue; }
@@ -168,7 +169,7 @@ async function main() {
         const tokens = tokenize(model, text).slice(0, Math.min(o.maxTokens, ctx));
         if (tokens.length < 2) fail("need at least 2 tokens for logprobs");
         const context = await model.createContext({
-            contextSize: ctx, batchSize: ctx, threads: 2, sequences: 1, flashAttention: false,
+            contextSize: ctx, batchSize: Math.min(o.batch ?? ctx, ctx), threads: 2, sequences: 1, flashAttention: false,
             ...(o.kvF32 && { experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32" }),
         });
         // Ask for the full next-token distribution after every token but the last.
