@@ -1,7 +1,7 @@
 // The tile path (qtile.h): every weight type's unpacked tile against the codec's dequantization
 // (bit for bit), the AVX-512 kernel against the reference (bit for bit, every token-count tail
 // and row tail), and qtile_matmul against the row-by-row dot kernels (float rounding only).
-// Rows of the matrices sit at odd byte addresses (row_bytes + 1 stride is not allowed, so the
+// Rows of the matrices sit at odd byte addresses (a row stride of row_bytes is all GGUF allows, so the
 // whole matrix starts one byte into its allocation).
 #include <cmath>
 #include <cstring>
@@ -38,10 +38,14 @@ Matrix make_matrix(GgmlType t, int64_t rows, int64_t n, uint32_t seed) {
   uint64_t rb = 0;
   EXPECT_TRUE(ggml_row_bytes(t, n, &rb));
   Matrix m;
-  m.buf.assign(1 + rb * rows, 0);
-  quantize_tensor(t, w.data(), m.buf.data() + 1, rows, n, nullptr);
+  // The codecs work on aligned blocks; the kernels must not assume alignment, so the matrix they
+  // read is an odd-address copy.
+  std::vector<uint64_t> aligned((rb * rows + 7) / 8);
+  quantize_tensor(t, w.data(), aligned.data(), rows, n, nullptr);
   m.deq.resize(w.size());
-  dequantize_tensor(t, m.buf.data() + 1, m.deq.data(), rows, n);
+  dequantize_tensor(t, aligned.data(), m.deq.data(), rows, n);
+  m.buf.assign(1 + rb * rows, 0);
+  std::memcpy(m.buf.data() + 1, aligned.data(), rb * rows);
   m.q = {t, m.buf.data() + 1, n, rows, rb};
   return m;
 }
