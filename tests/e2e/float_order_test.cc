@@ -18,19 +18,6 @@
 namespace lowbit::e2e {
 namespace {
 
-std::vector<double> logprobs_of(const std::vector<float>& logits, const std::vector<int32_t>& tokens, int V) {
-  std::vector<double> lp;
-  for (size_t i = 0; i + 1 < tokens.size(); ++i) {
-    const float* row = &logits[i * V];
-    double mx = row[0];
-    for (int j = 1; j < V; ++j) mx = std::max<double>(mx, row[j]);
-    double s = 0;
-    for (int j = 0; j < V; ++j) s += std::exp(row[j] - mx);
-    lp.push_back(row[tokens[i + 1]] - mx - std::log(s));
-  }
-  return lp;
-}
-
 class FloatOrder : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(FloatOrder, BatchAndTokenByTokenAgreeToTheRoundingFloor) {
@@ -52,7 +39,7 @@ TEST_P(FloatOrder, BatchAndTokenByTokenAgreeToTheRoundingFloor) {
     all.insert(all.end(), step.begin(), step.begin() + V);
   }
   double mx = 0;
-  const double mean = mean_abs_diff(batch, logprobs_of(all, tokens, V), &mx);
+  const double mean = mean_abs_diff(batch, logprobs_from_logits(all, tokens, V), &mx);
   std::printf("[ lowbit vs lowbit ] %-7s batch vs token-by-token mean |dlogp| %.3g  max %.3g\n", type.c_str(), mean, mx);
   // F32 weights take no activation rounding: float order alone stays at ~1e-6.
   EXPECT_LT(mean, type == "F32" ? 1e-4 : 2e-2);

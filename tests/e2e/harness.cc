@@ -85,12 +85,7 @@ std::string head_of(const std::string& p, size_t n) {
   return s;
 }
 
-std::vector<double> lowbit_logprobs(const std::string& model_path, const std::vector<int32_t>& tokens) {
-  const ModelFile m = open_model(model_path);
-  LlamaModel model(m, static_cast<int>(tokens.size()));
-  std::vector<float> logits;
-  model.eval(tokens, true, logits);
-  const int V = m.config.vocab_size;
+std::vector<double> logprobs_from_logits(const std::vector<float>& logits, const std::vector<int32_t>& tokens, int V) {
   std::vector<double> lp;
   for (size_t i = 0; i + 1 < tokens.size(); ++i) {
     const float* row = &logits[i * V];
@@ -101,6 +96,14 @@ std::vector<double> lowbit_logprobs(const std::string& model_path, const std::ve
     lp.push_back(row[tokens[i + 1]] - mx - std::log(s));
   }
   return lp;
+}
+
+std::vector<double> lowbit_logprobs(const std::string& model_path, const std::vector<int32_t>& tokens) {
+  const ModelFile m = open_model(model_path);
+  LlamaModel model(m, static_cast<int>(tokens.size()));
+  std::vector<float> logits;
+  model.eval(tokens, true, logits);
+  return logprobs_from_logits(logits, tokens, m.config.vocab_size);
 }
 
 double mean_abs_diff(const std::vector<double>& a, const std::vector<double>& b, double* max_abs) {

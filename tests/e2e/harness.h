@@ -32,6 +32,8 @@ nlohmann::json judge(const std::string& mode, const std::string& model, const st
 
 // ln P(tokens[i+1] | tokens[..i]) for every i, from lowbit's own forward pass of `model_path`.
 std::vector<double> lowbit_logprobs(const std::string& model_path, const std::vector<int32_t>& tokens);
+// ln P(tokens[i+1] | ..i) from logits rows (tokens.size() × V, one per position).
+std::vector<double> logprobs_from_logits(const std::vector<float>& logits, const std::vector<int32_t>& tokens, int V);
 double mean_abs_diff(const std::vector<double>& a, const std::vector<double>& b, double* max_abs = nullptr);
 
 }  // namespace lowbit::e2e
