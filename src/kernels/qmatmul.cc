@@ -49,11 +49,13 @@ void qmatmul(const QMatrix& W, const float* X, int64_t T, float* Y, std::vector<
   {
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < T; ++t) quantize_activation_row(at, X + t * W.in, A + t * arow, W.in);
-    // Tiles of 16 weight rows: each tile is read from memory once per batch.
+    // Tiles of 16 weight rows: each tile is read from memory once per batch. Static schedule:
+    // each thread streams one contiguous range of rows, which the hardware prefetchers follow
+    // (interleaved 16-row chunks halved the two-thread decode bandwidth).
     constexpr int64_t kRows = 16;
     const int64_t tiles = (W.out + kRows - 1) / kRows;
     const VecDotFn dot = k->dot;
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(static)
     for (int64_t tile = 0; tile < tiles; ++tile) {
       const int64_t o0 = tile * kRows, o1 = std::min(W.out, o0 + kRows);
       for (int64_t t = 0; t < T; ++t) {

@@ -130,7 +130,7 @@ bool qgemv_matmul(const QMatrix& W, const float* X, int64_t T, float* Y, Isa isa
     thread_local std::vector<uint8_t> scratch;
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < T; ++t) pack_token(*f, X + t * W.in, t, a, scratch);
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(static)
     for (int64_t c = 0; c < chunks; ++c)
       for (int64_t t = 0; t < T; ++t)
         qgemv_rows__avx512(W, a, t, c * kRows, std::min(W.out, (c + 1) * kRows), Y + t * W.out);
