@@ -10,6 +10,7 @@
 #include "kernels/matmul.h"
 #include "kernels/qdot.h"
 #include "kernels/qtile.h"
+#include "kernels/repack.h"
 #include "kernels/w8a8_matmul.h"
 #include "quant/codecs/codec.h"
 
@@ -32,6 +33,12 @@ void qmatmul(const QMatrix& W, const float* X, int64_t T, float* Y, std::vector<
   if (W.type == GgmlType::F32) {
     matmul_f32(reinterpret_cast<const float*>(W.data), W.in, W.out, X, T, Y);
     return;
+  }
+  // Interleaved weights (repacked at load): batches through the tile kernels, which read them
+  // back to rows per tile; decode through the group kernels.
+  if (W.layout == WeightLayout::Interleaved16) {
+    if (T >= kTileMinTokens && tile_path_enabled() && qtile_matmul(W, X, T, Y, active_isa())) return;
+    return repacked_matmul(W, X, T, Y, active_isa());
   }
   // Batches: unpack each 32-row tile once for all tokens (qtile.h) where the type and ISA allow.
   if (T >= kTileMinTokens && tile_path_enabled() && qtile_matmul(W, X, T, Y, active_isa())) return;
@@ -69,10 +76,16 @@ void qmatmul(const QMatrix& W, const float* X, int64_t T, float* Y, std::vector<
 
 void qmatmul__ref(const QMatrix& W, const float* X, int64_t T, float* Y) {
   std::vector<float> row(W.in);
+  std::vector<uint8_t> plain(W.layout == WeightLayout::Rows ? 0 : W.row_bytes);
   const QuantCodec* c = codec_for(W.type);
   for (int64_t o = 0; o < W.out; ++o) {
-    if (W.type == GgmlType::F32) std::copy_n(reinterpret_cast<const float*>(W.data + o * W.row_bytes), W.in, row.data());
-    else c->dequantize_row(W.data + o * W.row_bytes, row.data(), W.in);
+    const uint8_t* src = W.data + o * W.row_bytes;
+    if (!plain.empty()) {
+      unrepack_rows(W, o, 1, plain.data());
+      src = plain.data();
+    }
+    if (W.type == GgmlType::F32) std::copy_n(reinterpret_cast<const float*>(src), W.in, row.data());
+    else c->dequantize_row(src, row.data(), W.in);
     for (int64_t t = 0; t < T; ++t) {
       double s = 0;
       for (int64_t i = 0; i < W.in; ++i) s += static_cast<double>(row[i]) * X[t * W.in + i];

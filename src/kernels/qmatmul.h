@@ -11,16 +11,22 @@
 
 namespace lowbit {
 
+// How a matrix's blocks are laid out in memory: row after row as in GGUF, or repacked at load
+// so that 16 rows' blocks interleave (kernels/repack.h; the decode kernels read whole 512-bit
+// vectors of 16 rows, nothing to unpack per row).
+enum class WeightLayout : uint8_t { Rows = 0, Interleaved16 = 1 };
+
 struct QMatrix {
   GgmlType type = GgmlType::F32;
   const uint8_t* data = nullptr;
   int64_t in = 0, out = 0;      // row length, rows
-  uint64_t row_bytes = 0;
+  uint64_t row_bytes = 0;       // a row's bytes in its block type (either layout)
   // I8 only (W8A8, kernels/w8a8_matmul.h): per-row weight scales, and the activations'
   // static per-tensor range [act_lo, act_hi] when act_static (else dynamic per token).
   const float* row_scales = nullptr;
   bool act_static = false;
   float act_lo = 0, act_hi = 0;
+  WeightLayout layout = WeightLayout::Rows;
 };
 
 // Scratch is reused between calls (activation rows in the partner format).

@@ -7,6 +7,7 @@
 
 #include "core/half.h"
 #include "kernels/qdot.h"
+#include "kernels/repack.h"
 #include "quant/codecs/blocks.h"
 
 namespace lowbit {
@@ -53,6 +54,7 @@ const TileKernels* tile_kernels(Isa isa) {
     case Isa::Avx2: return &avx2;
     case Isa::Avx512: return &avx512;
   }
+  return nullptr;
 }
 
 void pack_init(const TileFormat& f, int64_t n, int64_t tokens, ActPack& p) {
@@ -116,7 +118,7 @@ void pack_token(const TileFormat& f, const float* x, int64_t t, ActPack& p, std:
 void qgemv_rows__avx512(const QMatrix& W, const ActPack& a, int64_t t, int64_t o0, int64_t o1, float* y);
 
 bool qgemv_matmul(const QMatrix& W, const float* X, int64_t T, float* Y, Isa isa) {
-  if (isa != Isa::Avx512 || cpu_best_isa() != Isa::Avx512 || (W.type != GgmlType::Q4_0 && W.type != GgmlType::IQ4_NL && W.type != GgmlType::Q8_0))
+  if (W.layout != WeightLayout::Rows || isa != Isa::Avx512 || cpu_best_isa() != Isa::Avx512 || (W.type != GgmlType::Q4_0 && W.type != GgmlType::IQ4_NL && W.type != GgmlType::Q8_0))
     return false;
   const TileFormat* f = tile_format(W.type);
   thread_local ActPack acts;
@@ -156,7 +158,19 @@ bool qtile_matmul(const QMatrix& W, const float* X, int64_t T, float* Y, Isa isa
 #pragma omp for schedule(dynamic, 1)
     for (int64_t i = 0; i < tiles; ++i) {
       const int64_t row0 = i * kTileRows;
-      k->unpack(*f, W, row0, tile);
+      if (W.layout == WeightLayout::Interleaved16) {   // back to plain rows first (repack.h)
+        thread_local std::vector<uint8_t> rows;
+        const int64_t n = std::min<int64_t>(kTileRows, W.out - row0);
+        rows.resize(n * W.row_bytes);
+        unrepack_rows(W, row0, n, rows.data());
+        QMatrix plain = W;
+        plain.data = rows.data();
+        plain.out = n;
+        plain.layout = WeightLayout::Rows;
+        k->unpack(*f, plain, 0, tile);
+      } else {
+        k->unpack(*f, W, row0, tile);
+      }
       k->gemm(*f, tile, a, 0, T, Y, W.out, row0, static_cast<int>(std::min<int64_t>(kTileRows, W.out - row0)));
     }
   }

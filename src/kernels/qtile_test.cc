@@ -13,6 +13,7 @@
 
 #include "kernels/qdot.h"
 #include "kernels/qtile.h"
+#include "kernels/test_activations.h"
 #include "quant/codecs/codec.h"
 
 namespace lowbit {
@@ -50,13 +51,7 @@ Matrix make_matrix(GgmlType t, int64_t rows, int64_t n, uint32_t seed) {
   return m;
 }
 
-std::vector<float> activations(int64_t T, int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> x(static_cast<size_t>(T * n));
-  for (float& v : x) v = nd(rng);
-  return x;
-}
+using testing_util::activations;
 
 int64_t row_len_for(GgmlType t, int64_t blocks) { return blocks * ggml_traits(t).block_size; }
 

@@ -1,11 +1,13 @@
 #include "model/weights.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/error.h"
 #include "core/half.h"
 #include "kernels/qdot.h"
+#include "kernels/repack.h"
 #include "model/w8a8.h"
 #include "quant/codecs/codec.h"
 
@@ -80,28 +82,42 @@ LlamaWeights LlamaWeights::load(const ModelFile& m) {
       fail("{}: tensor '{}' has type {}, which lowbit cannot run yet", m.path, name, ggml_type_name(t.type));
     return q;
   };
+  // Matrices only multiplied (not token_embd, whose rows embed() reads) go interleaved.
+  auto repacked = [&](const std::string& name) -> QMatrix {
+    QMatrix q = mat(name);
+    if (q.type == GgmlType::I8 || !repack_wanted(q.type, q.in)) return q;
+    const uint64_t bytes = repacked_bytes(q.row_bytes, q.out);
+    auto* p = static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+    if (!p) fail("{}: cannot allocate {} MiB to repack tensor '{}'", m.path, bytes >> 20, name);
+    w.repacked.emplace_back(p);
+    repack_rows(q, p);
+    m.release(m.get(name));
+    q.data = p;
+    q.layout = WeightLayout::Interleaved16;
+    return q;
+  };
   const ModelConfig& c = m.config;
   w.token_embd = mat("token_embd.weight");
   if (w.token_embd.type == GgmlType::I8) fail("{}: token_embd.weight is I8; W8A8 applies to the block linears only", m.path);
   w.output_norm = vec("output_norm.weight");
-  w.output = c.tied_embeddings ? w.token_embd : mat("output.weight");
+  w.output = c.tied_embeddings ? w.token_embd : repacked("output.weight");
   for (int l = 0; l < c.n_layers; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     LayerWeights L{};
     L.attn_norm = vec(p + "attn_norm.weight");
-    L.wq = mat(p + "attn_q.weight");
-    L.wk = mat(p + "attn_k.weight");
-    L.wv = mat(p + "attn_v.weight");
-    L.wo = mat(p + "attn_output.weight");
+    L.wq = repacked(p + "attn_q.weight");
+    L.wk = repacked(p + "attn_k.weight");
+    L.wv = repacked(p + "attn_v.weight");
+    L.wo = repacked(p + "attn_output.weight");
     if (c.qkv_bias) {
       L.bq = vec(p + "attn_q.bias");
       L.bk = vec(p + "attn_k.bias");
       L.bv = vec(p + "attn_v.bias");
     }
     L.ffn_norm = vec(p + "ffn_norm.weight");
-    L.w_gate = mat(p + "ffn_gate.weight");
-    L.w_up = mat(p + "ffn_up.weight");
-    L.w_down = mat(p + "ffn_down.weight");
+    L.w_gate = repacked(p + "ffn_gate.weight");
+    L.w_up = repacked(p + "ffn_up.weight");
+    L.w_down = repacked(p + "ffn_down.weight");
     w.layers.push_back(L);
   }
   return w;
@@ -113,10 +129,15 @@ void LlamaWeights::embed(int32_t token, float* out) const {
   else codec_for(token_embd.type)->dequantize_row(row, out, token_embd.in);
 }
 
+void LlamaWeights::FreeDeleter::operator()(uint8_t* p) const { std::free(p); }
+
 uint64_t LlamaWeights::matrix_bytes() const {
-  uint64_t b = output.row_bytes * output.out;
+  auto bytes = [](const QMatrix& q) {
+    return q.layout == WeightLayout::Interleaved16 ? repacked_bytes(q.row_bytes, q.out) : q.row_bytes * q.out;
+  };
+  uint64_t b = bytes(output);
   for (const auto& L : layers)
-    for (const QMatrix* q : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) b += q->row_bytes * q->out;
+    for (const QMatrix* q : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) b += bytes(*q);
   return b;
 }
 

@@ -1,6 +1,8 @@
 // The decoder's weights as the forward pass reads them: matrices stay in their stored
 // type, in place in the memory map (no fp32 copy); only the small 1-D tensors (norms,
-// biases) are widened to fp32.
+// biases) are widened to fp32. Where the CPU has a decode kernel for it (kernels/repack.h),
+// a matrix is repacked once into the row-interleaved layout — the same bytes, reordered, in
+// memory of its own — and its pages of the map are dropped.
 #pragma once
 
 #include <memory>
@@ -25,6 +27,10 @@ struct LlamaWeights {
   QMatrix output;        // == token_embd when tied
   std::vector<LayerWeights> layers;
   std::vector<std::unique_ptr<float[]>> owned;
+  struct FreeDeleter {
+    void operator()(uint8_t* p) const;
+  };
+  std::vector<std::unique_ptr<uint8_t, FreeDeleter>> repacked;   // interleaved matrices (kernels/repack.h)
 
   static LlamaWeights load(const ModelFile& m);
   void embed(int32_t token, float* out) const;   // dequantizes one row of token_embd
