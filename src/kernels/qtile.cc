@@ -158,19 +158,8 @@ bool qtile_matmul(const QMatrix& W, const float* X, int64_t T, float* Y, Isa isa
 #pragma omp for schedule(dynamic, 1)
     for (int64_t i = 0; i < tiles; ++i) {
       const int64_t row0 = i * kTileRows;
-      if (W.layout == WeightLayout::Interleaved16) {   // back to plain rows first (repack.h)
-        thread_local std::vector<uint8_t> rows;
-        const int64_t n = std::min<int64_t>(kTileRows, W.out - row0);
-        rows.resize(n * W.row_bytes);
-        unrepack_rows(W, row0, n, rows.data());
-        QMatrix plain = W;
-        plain.data = rows.data();
-        plain.out = n;
-        plain.layout = WeightLayout::Rows;
-        k->unpack(*f, plain, 0, tile);
-      } else {
-        k->unpack(*f, W, row0, tile);
-      }
+      if (W.layout == WeightLayout::Interleaved16) unpack_tile_interleaved(*f, W, row0, tile, isa);   // repack.h
+      else k->unpack(*f, W, row0, tile);
       k->gemm(*f, tile, a, 0, T, Y, W.out, row0, static_cast<int>(std::min<int64_t>(kTileRows, W.out - row0)));
     }
   }

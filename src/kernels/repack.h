@@ -28,8 +28,8 @@
 //       value + 128; off 8 or 128), acc = fma(float(isum), f16(d)·da[b], acc).
 //   Q4_K, per super-block:  isum = Σ_s sc_s·(Σ q·a over sub-block s),  msum = Σ_s m_s·Σa_s,
 //       acc = fma(float(isum), f16(d)·da, acc), then acc = fma(−float(msum), f16(dmin)·da, acc).
-// Batches of ≥ 8 tokens keep using the tile kernels: their unpacker reads the interleaved
-// layout through unrepack_rows (a copy of 32 rows per tile, small against the batch's work).
+// Batches of ≥ 8 tokens keep using the tile kernels, whose tile is two groups' nibbles split
+// into bytes (unpack_tile_interleaved).
 #pragma once
 
 #include <cstdint>
@@ -89,6 +89,13 @@ struct RepackKernels {
 };
 // The kernels for exactly this ISA (nullptr: none); tests compare them.
 const RepackKernels* repack_kernels(Isa isa);
+
+// Rows row0 .. row0 + 31 of an interleaved W as a tile for the batch kernels (qtile.h), straight
+// from the interleaved bytes (repack_tile*.cc: AVX-512 where isa allows, else the plain
+// reference); the same tile as qtile's unpack of the plain rows.
+struct TileFormat;
+struct WeightTile;
+void unpack_tile_interleaved(const TileFormat& f, const QMatrix& W, int64_t row0, WeightTile& tile, Isa isa);
 
 // Y (T × W.out) = X (T × W.in) · Wᵀ for an interleaved W, through the group kernels of `isa`.
 void repacked_matmul(const QMatrix& W, const float* X, int64_t T, float* Y, Isa isa);

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "kernels/qmatmul.h"
+#include "kernels/qtile.h"
 #include "kernels/repack.h"
 #include "kernels/test_activations.h"
 #include "quant/codecs/codec.h"
@@ -163,6 +164,27 @@ TEST(Repack, Avx512EqualsReferenceBitForBit) {
                   << "blocks " << blocks << " group " << g << " token " << tok << " row " << r << ": " << yr[r] << " vs " << ys[r];
           }
       }
+  }
+}
+
+TEST(Repack, TileUnpackAvx512EqualsReference) {
+  if (cpu_best_isa() != Isa::Avx512) GTEST_SKIP() << "this CPU lacks avx512 (VNNI)";
+  for (GgmlType t : kTypes) {
+    SCOPED_TRACE(std::string(ggml_type_name(t)));
+    const TileFormat* f = tile_format(t);
+    for (int64_t out : {16, 21, 40}) {
+      const Matrix m = make_matrix(t, out, row_len(t, 2), static_cast<uint32_t>(out));
+      for (int64_t row0 = 0; row0 < out; row0 += kTileRows) {
+        WeightTile a, b;
+        unpack_tile_interleaved(*f, m.inter, row0, a, Isa::Ref);
+        unpack_tile_interleaved(*f, m.inter, row0, b, Isa::Avx512);
+        EXPECT_EQ(a.codes, b.codes);
+        ASSERT_EQ(a.sw.size(), b.sw.size());
+        ASSERT_EQ(a.mw.size(), b.mw.size());
+        EXPECT_EQ(0, std::memcmp(a.sw.data(), b.sw.data(), 4 * a.sw.size()));
+        EXPECT_EQ(0, std::memcmp(a.mw.data(), b.mw.data(), 4 * a.mw.size()));
+      }
+    }
   }
 }
 
