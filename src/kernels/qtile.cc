@@ -57,6 +57,15 @@ const TileKernels* tile_kernels(Isa isa) {
   return nullptr;
 }
 
+void tile_init(const TileFormat& f, int64_t n, WeightTile& t) {
+  const size_t nsub = static_cast<size_t>(n / f.sub);
+  t.n = n;
+  t.sub = f.sub;
+  t.codes.resize(static_cast<size_t>(n) * kTileRows);
+  t.sw.assign(nsub * kTileRows, 0.0f);
+  t.mw.assign(f.mins ? nsub * kTileRows : 0, 0.0f);
+}
+
 void pack_init(const TileFormat& f, int64_t n, int64_t tokens, ActPack& p) {
   const size_t nsub = static_cast<size_t>(n / f.sub), T = static_cast<size_t>(tokens);
   p.n = n;

@@ -57,6 +57,9 @@ struct WeightTile {
   std::vector<float> sw, mw;    // n/S × 32 (mw empty without mins)
 };
 
+// Sizes t for rows of n elements: codes (contents left to the unpacker), scales and mins zeroed.
+void tile_init(const TileFormat& f, int64_t n, WeightTile& t);
+
 // Activations of T tokens repacked for the tile kernels.
 struct ActPack {
   int64_t n = 0, tokens = 0;

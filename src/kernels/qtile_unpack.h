@@ -252,11 +252,7 @@ RowDecoder row_decoder(GgmlType t) {
 template <class Interleave>
 void unpack_tile_rows(const TileFormat& f, const QMatrix& W, int64_t row0, WeightTile& t, Interleave interleave) {
   const int64_t n = W.in, nsub = n / f.sub;
-  t.n = n;
-  t.sub = f.sub;
-  t.codes.resize(static_cast<size_t>(n) * kTileRows);
-  t.sw.assign(static_cast<size_t>(nsub) * kTileRows, 0.0f);
-  t.mw.assign(f.mins ? static_cast<size_t>(nsub) * kTileRows : 0, 0.0f);
+  tile_init(f, n, t);
   thread_local std::vector<uint8_t> staging;
   thread_local std::vector<float> sw, mw;
   staging.resize(static_cast<size_t>(n) * kTileRows);

@@ -88,12 +88,8 @@ void repack_tile_group__ref(GgmlType type, const uint8_t* g, int64_t n, int h, W
 }
 
 void unpack_tile_interleaved(const TileFormat& f, const QMatrix& W, int64_t row0, WeightTile& t, Isa isa) {
-  const int64_t n = W.in, nsub = n / f.sub;
-  t.n = n;
-  t.sub = f.sub;
-  t.codes.resize(static_cast<size_t>(n) * kTileRows);
-  t.sw.assign(static_cast<size_t>(nsub) * kTileRows, 0.0f);
-  t.mw.assign(f.mins ? static_cast<size_t>(nsub) * kTileRows : 0, 0.0f);
+  const int64_t n = W.in;
+  tile_init(f, n, t);
   const bool simd = isa == Isa::Avx512 && cpu_best_isa() == Isa::Avx512;
   const uint64_t gbytes = kRepackRows * W.row_bytes;
   for (int h = 0; h < 2; ++h) {
