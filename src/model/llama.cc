@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "kernels/ggml_math.h"
 #include "kernels/qmatmul.h"
 #include "kernels/vec_f32.h"
 
@@ -26,8 +27,10 @@ void rope(float* h, const float* cs, const float* sn, int head_dim, RopeLayout l
     const int a = layout == RopeLayout::Interleaved ? 2 * i : i;
     const int b = layout == RopeLayout::Interleaved ? 2 * i + 1 : i + half;
     const float x0 = h[a], x1 = h[b];
-    h[a] = x0 * cs[i] - x1 * sn[i];
-    h[b] = x0 * sn[i] + x1 * cs[i];
+    // As ggml's rope computes it: GCC contracts x0·cos − x1·sin and x0·sin + x1·cos into one
+    // fma each, fusing the x0 product (seen in llama.cpp's AVX-512 build).
+    h[a] = std::fma(x0, cs[i], -(x1 * sn[i]));
+    h[b] = std::fma(x0, sn[i], x1 * cs[i]);
   }
 }
 
@@ -144,38 +147,21 @@ void LlamaModel::forward_layer(int l, float* x, int n, int pos0) {
   }
 
   // Causal attention, one (token, head) pair per task; small work stays on one thread (a
-  // parallel region's barrier costs more than a decode step of a tiny model).
+  // parallel region's barrier costs more than a decode step of a tiny model). Scores, softmax
+  // and P·V in llama.cpp's float order (kernels/ggml_math.h).
   const int64_t att_work = static_cast<int64_t>(n) * c.n_heads * (pos0 + n) * hd;
 #pragma omp parallel if (att_work > (1 << 16))
   {
     std::vector<float> sc(pos0 + n);
-    std::vector<double> acc(hd);
-    const VecF32Kernels& vk = vec_f32();
 #pragma omp for collapse(2) schedule(static)
     for (int t = 0; t < n; ++t) {
       for (int h = 0; h < c.n_heads; ++h) {
         const int pos = pos0 + t;
         const int kvh = h / group;
         const float* q = &q_[t * QD + h * hd];
-        float mx = -INFINITY;
-        for (int j = 0; j <= pos; ++j) {
-          // q·k as ggml's CPU backend computes short dot products: float products summed in
-          // double, so the sum is (to float precision) independent of summation order.
-          sc[j] = vk.dot_f64acc(q, kc + static_cast<size_t>(j) * KD + kvh * hd, hd) * att_scale;
-          mx = std::max(mx, sc[j]);
-        }
-        double sum = 0;
-        for (int j = 0; j <= pos; ++j) {
-          sc[j] = std::exp(sc[j] - mx);
-          sum += sc[j];
-        }
-        const float inv = static_cast<float>(1.0 / sum);
-        for (int j = 0; j <= pos; ++j) sc[j] *= inv;   // probabilities, rounded as ggml stores them
-        // out = Σ_j p_j v_j with float products summed in double (order-independent).
-        float* o = &att_out_[t * QD + h * hd];
-        std::fill(acc.begin(), acc.end(), 0.0);
-        for (int j = 0; j <= pos; ++j) vk.mad_f64acc(acc.data(), sc[j], vc + static_cast<size_t>(j) * KD + kvh * hd, hd);
-        for (int d = 0; d < hd; ++d) o[d] = static_cast<float>(acc[d]);
+        for (int j = 0; j <= pos; ++j) sc[j] = ggml_math::dot_f32(kc + static_cast<size_t>(j) * KD + kvh * hd, q, hd) * att_scale;
+        ggml_math::softmax_row(sc.data(), pos + 1);
+        ggml_math::weighted_sum_v(sc.data(), vc + kvh * hd, pos + 1, KD, hd, &att_out_[t * QD + h * hd]);
       }
     }
   }
@@ -190,10 +176,7 @@ void LlamaModel::forward_layer(int l, float* x, int n, int pos0) {
   qmatmul(L.w_gate, xb_.data(), n, gate_.data(), qscratch_);
   qmatmul(L.w_up, xb_.data(), n, up_.data(), qscratch_);
 #pragma omp parallel for if (big)
-  for (size_t i = 0; i < static_cast<size_t>(n) * F; ++i) {
-    const float g = gate_[i];
-    gate_[i] = g / (1.0f + std::exp(-g)) * up_[i];
-  }
+  for (int t = 0; t < n; ++t) ggml_math::swiglu_row(&gate_[static_cast<size_t>(t) * F], &up_[static_cast<size_t>(t) * F], F);
   if (hook_) hook_->on_input(l, LinearInput::FfnDownIn, gate_.data(), n, F);
   qmatmul(L.w_down, gate_.data(), n, proj_.data(), qscratch_);
   for (size_t i = 0; i < static_cast<size_t>(n) * D; ++i) x[i] += proj_[i];
