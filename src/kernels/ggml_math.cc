@@ -1,79 +1,44 @@
 #include "kernels/ggml_math.h"
-
-#include <algorithm>
-#include <cmath>
+#include "kernels/ggml_math_impl.h"
 
 namespace lowbit::ggml_math {
 
-float reduce16(const float* a) {
-  float b[8], c[4];
-  for (int i = 0; i < 8; ++i) b[i] = a[i] + a[i + 8];
-  for (int i = 0; i < 4; ++i) c[i] = b[i] + b[i + 4];
-  return (c[0] + c[2]) + (c[1] + c[3]);
+float reduce16(const float* a) { return reduce16_impl(a); }
+float expf_v(float x) { return expf_v_impl(x); }
+
+float dot__ref(const float* x, const float* y, int64_t n) { return dot_f32_impl(x, y, n); }
+void softmax__ref(float* s, int64_t n) { softmax_row_impl(s, n); }
+void pv__ref(const float* p, const float* v, int64_t n, int64_t stride, int64_t hd, float* out) {
+  weighted_sum_v_impl(p, v, n, stride, hd, out);
+}
+void swiglu__ref(float* gate, const float* up, int64_t n) { swiglu_row_impl(gate, up, n); }
+void rope__ref(float* h, const float* cs, const float* sn, int64_t half, int64_t a_step, int64_t b_off) {
+  rope_pairs_impl(h, cs, sn, half, a_step, b_off);
 }
 
-float expf_v(float x) {
-  const float r = 0x1.8p23f;
-  const float z = std::fma(x, 0x1.715476p+0f, r);
-  const float n = z - r;   // round(x · log2 e)
-  const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));   // x − n·ln 2, in two parts
-  const float u = b * b;
-  const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
-                           u, std::fma(0x1.ffffecp-1f, b, 1.0f));
-  if (std::fabs(n) > 192.0f) return n <= 0.0f ? 0.0f : INFINITY;
-  return std::ldexp(j, static_cast<int>(n));   // vscalefps: j · 2^n, rounded once
+// Defined in ggml_math_avx2.cc / ggml_math_avx512.cc.
+extern const Kernels kAvx2, kAvx512;
+
+const Kernels* variants(int* count) {
+  static const Kernels ref = {Isa::Ref, dot__ref, softmax__ref, pv__ref, swiglu__ref, rope__ref, "ggml_math__ref"};
+  static const Kernels all[3] = {ref, kAvx2, kAvx512};
+  int n = 1;
+  if (static_cast<int>(cpu_best_isa()) >= static_cast<int>(Isa::Avx2)) n = 2;
+  if (cpu_best_isa() == Isa::Avx512) n = 3;
+  *count = n;
+  return all;
 }
 
-float dot_f32(const float* x, const float* y, int64_t n) {
-  const int64_t np = n & ~int64_t{63};
-  float sum = 0.0f;
-  if (np > 0) {
-    float acc[4][16] = {};
-    for (int64_t i = 0; i < np; i += 64)
-      for (int k = 0; k < 4; ++k)
-        for (int l = 0; l < 16; ++l) acc[k][l] = std::fma(x[i + 16 * k + l], y[i + 16 * k + l], acc[k][l]);
-    float r[16];
-    for (int l = 0; l < 16; ++l) r[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
-    sum = reduce16(r);
-  }
-  int64_t i = np;
-  for (; i + 16 <= n; i += 16)
-    for (int l = 0; l < 16; ++l) sum += x[i + l] * y[i + l];
-  if (n - i >= 8) {
-    for (int l = 0; l < 8; ++l) sum += x[i + l] * y[i + l];
-    i += 8;
-  }
-  for (; i < n; ++i) sum = std::fma(x[i], y[i], sum);
-  return sum;
-}
-
-void softmax_row(float* s, int64_t n) {
-  float mx = -INFINITY;
-  for (int64_t j = 0; j < n; ++j) mx = std::max(mx, s[j]);
-  double sum = 0.0;
-  for (int64_t j0 = 0; j0 < n; j0 += 16) {
-    float e[16] = {};
-    for (int64_t l = 0; l < 16 && j0 + l < n; ++l) e[l] = s[j0 + l] = expf_v(s[j0 + l] - mx);
-    sum += static_cast<double>(reduce16(e));
-  }
-  const float inv = static_cast<float>(1.0 / sum);
-  for (int64_t j = 0; j < n; ++j) s[j] *= inv;
-}
-
-void weighted_sum_v(const float* p, const float* v, int64_t n, int64_t stride, int64_t hd, float* out) {
-  float lanes[16];
-  for (int64_t d = 0; d < hd; ++d) {
-    std::fill(lanes, lanes + 16, 0.0f);
-    for (int64_t j = 0; j < n; ++j) lanes[j % 16] = std::fma(v[j * stride + d], p[j], lanes[j % 16]);
-    out[d] = reduce16(lanes);
-  }
-}
-
-void swiglu_row(float* gate, const float* up, int64_t n) {
-  const int64_t nv = n & ~int64_t{15};
-  int64_t i = 0;
-  for (; i < nv; ++i) gate[i] = silu_v(gate[i]) * up[i];
-  for (; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+const Kernels& kernels() {
+  static const Kernels* k = [] {
+    int n = 0;
+    const Kernels* v = variants(&n);
+    const Kernels* best = &v[0];
+    for (int i = 0; i < n; ++i)
+      if (static_cast<int>(v[i].isa) <= static_cast<int>(active_isa())) best = &v[i];
+    return best;
+  }();
+  return *k;
 }
 
 }  // namespace lowbit::ggml_math

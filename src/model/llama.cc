@@ -20,18 +20,11 @@ void rmsnorm(float* out, const float* x, const float* w, int n, float eps) {
   for (int i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];
 }
 
-// Rotates one head in place by the angles of its position.
+// Rotates one head in place by the angles of its position (ggml's float order: ggml_math.h).
 void rope(float* h, const float* cs, const float* sn, int head_dim, RopeLayout layout) {
   const int half = head_dim / 2;
-  for (int i = 0; i < half; ++i) {
-    const int a = layout == RopeLayout::Interleaved ? 2 * i : i;
-    const int b = layout == RopeLayout::Interleaved ? 2 * i + 1 : i + half;
-    const float x0 = h[a], x1 = h[b];
-    // As ggml's rope computes it: GCC contracts x0·cos − x1·sin and x0·sin + x1·cos into one
-    // fma each, fusing the x0 product (seen in llama.cpp's AVX-512 build).
-    h[a] = std::fma(x0, cs[i], -(x1 * sn[i]));
-    h[b] = std::fma(x0, sn[i], x1 * cs[i]);
-  }
+  if (layout == RopeLayout::Interleaved) ggml_math::kernels().rope(h, cs, sn, half, 2, 1);
+  else ggml_math::kernels().rope(h, cs, sn, half, 1, half);
 }
 
 }  // namespace
@@ -153,15 +146,16 @@ void LlamaModel::forward_layer(int l, float* x, int n, int pos0) {
 #pragma omp parallel if (att_work > (1 << 16))
   {
     std::vector<float> sc(pos0 + n);
+    const ggml_math::Kernels& gk = ggml_math::kernels();
 #pragma omp for collapse(2) schedule(static)
     for (int t = 0; t < n; ++t) {
       for (int h = 0; h < c.n_heads; ++h) {
         const int pos = pos0 + t;
         const int kvh = h / group;
         const float* q = &q_[t * QD + h * hd];
-        for (int j = 0; j <= pos; ++j) sc[j] = ggml_math::dot_f32(kc + static_cast<size_t>(j) * KD + kvh * hd, q, hd) * att_scale;
-        ggml_math::softmax_row(sc.data(), pos + 1);
-        ggml_math::weighted_sum_v(sc.data(), vc + kvh * hd, pos + 1, KD, hd, &att_out_[t * QD + h * hd]);
+        for (int j = 0; j <= pos; ++j) sc[j] = gk.dot(kc + static_cast<size_t>(j) * KD + kvh * hd, q, hd) * att_scale;
+        gk.softmax(sc.data(), pos + 1);
+        gk.pv(sc.data(), vc + kvh * hd, pos + 1, KD, hd, &att_out_[t * QD + h * hd]);
       }
     }
   }
@@ -176,7 +170,7 @@ void LlamaModel::forward_layer(int l, float* x, int n, int pos0) {
   qmatmul(L.w_gate, xb_.data(), n, gate_.data(), qscratch_);
   qmatmul(L.w_up, xb_.data(), n, up_.data(), qscratch_);
 #pragma omp parallel for if (big)
-  for (int t = 0; t < n; ++t) ggml_math::swiglu_row(&gate_[static_cast<size_t>(t) * F], &up_[static_cast<size_t>(t) * F], F);
+  for (int t = 0; t < n; ++t) ggml_math::kernels().swiglu(&gate_[static_cast<size_t>(t) * F], &up_[static_cast<size_t>(t) * F], F);
   if (hook_) hook_->on_input(l, LinearInput::FfnDownIn, gate_.data(), n, F);
   qmatmul(L.w_down, gate_.data(), n, proj_.data(), qscratch_);
   for (size_t i = 0; i < static_cast<size_t>(n) * D; ++i) x[i] += proj_[i];
