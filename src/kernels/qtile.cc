@@ -27,13 +27,13 @@ namespace {
 
 // The traits table: partner activation format, sub-block size, code offset, min term.
 constexpr TileFormat kFormats[] = {
-    {GgmlType::Q4_0, GgmlType::Q8_0, 32, 8, false},    {GgmlType::Q4_1, GgmlType::Q8_1, 32, 0, true},
-    {GgmlType::Q5_0, GgmlType::Q8_0, 32, 16, false},   {GgmlType::Q5_1, GgmlType::Q8_1, 32, 0, true},
-    {GgmlType::Q8_0, GgmlType::Q8_0, 32, 128, false},  {GgmlType::IQ4_NL, GgmlType::Q8_0, 32, 128, false},
-    {GgmlType::Q2_K, GgmlType::Q8_K, 16, 0, true},     {GgmlType::Q3_K, GgmlType::Q8_K, 16, 4, false},
-    {GgmlType::Q4_K, GgmlType::Q8_K, 32, 0, true},     {GgmlType::Q5_K, GgmlType::Q8_K, 32, 0, true},
-    {GgmlType::Q6_K, GgmlType::Q8_K, 16, 32, false},   {GgmlType::IQ4_XS, GgmlType::Q8_K, 32, 128, false},
-    {GgmlType::TQ2_0, GgmlType::Q8_K, 32, 1, false},
+    {GgmlType::Q4_0, GgmlType::Q8_0, 32, 8, false, false},    {GgmlType::Q4_1, GgmlType::Q8_1, 32, 0, true, true},
+    {GgmlType::Q5_0, GgmlType::Q8_0, 32, 16, false, true},    {GgmlType::Q5_1, GgmlType::Q8_1, 32, 0, true, true},
+    {GgmlType::Q8_0, GgmlType::Q8_0, 32, 128, false, true},   {GgmlType::IQ4_NL, GgmlType::Q8_0, 32, 128, false, false},
+    {GgmlType::Q2_K, GgmlType::Q8_K, 16, 0, true, false},     {GgmlType::Q3_K, GgmlType::Q8_K, 16, 4, false, false},
+    {GgmlType::Q4_K, GgmlType::Q8_K, 32, 0, true, false},     {GgmlType::Q5_K, GgmlType::Q8_K, 32, 0, true, false},
+    {GgmlType::Q6_K, GgmlType::Q8_K, 16, 32, false, false},   {GgmlType::IQ4_XS, GgmlType::Q8_K, 32, 128, false, false},
+    {GgmlType::TQ2_0, GgmlType::Q8_K, 32, 1, false, false},
 };
 
 }  // namespace
@@ -75,6 +75,7 @@ void pack_init(const TileFormat& f, int64_t n, int64_t tokens, ActPack& p) {
   p.init.resize(T * nsub);
   p.da.resize(T * nsub);
   p.ma.resize(T * nsub);
+  p.qinit.resize(f.lane8 ? T * static_cast<size_t>(n / 4) : 0);
 }
 
 void pack_token(const TileFormat& f, const float* x, int64_t t, ActPack& p, std::vector<uint8_t>& scratch) {
@@ -119,6 +120,12 @@ void pack_token(const TileFormat& f, const float* x, int64_t t, ActPack& p, std:
     int sum = 0;
     for (int j = 0; j < 32; ++j) sum += static_cast<int8_t>(b[qo + j]);
     init[blk] = -f.off * sum;
+    if (f.lane8)
+      for (int q = 0; q < 8; ++q) {
+        int qs = 0;
+        for (int e = 0; e < 4; ++e) qs += static_cast<int8_t>(b[qo + 4 * q + e]);
+        p.qinit[t * (n / 4) + 8 * blk + q] = -f.off * qs;
+      }
     da[blk] = f16_to_f32(d);
     ma[blk] = q81 ? f16_to_f32(s) : da[blk] * static_cast<float>(sum);
   }

@@ -46,6 +46,15 @@ struct TileFormat {
   int sub;          // S: elements per sub-block (16 or 32)
   int off;          // the code offset
   bool mins;        // has a min term
+  // The float order of the product (both exact in their integer parts):
+  //   false: per sub-block acc = fma(float(isum), sw·da, acc) (+ fma(mw, ma, acc) with mins) —
+  //          llama.cpp's repacked Q4_0 / IQ4_NL kernels and the K-quants' sub-block structure;
+  //   true:  "lane8", llama.cpp's 8-lane kernels for Q8_0 / Q5_0 (llamafile tinyBLAS_Q0) and
+  //          Q4_1 / Q5_1 (ggml_vec_dot_q4_1_q8_1, _q5_1_): per block of 32, eight int32 sums of
+  //          four products (quad q = elements 4q..4q+3) each go into lane q: acc[q] =
+  //          fma(sw·da, float(isum_q), acc[q]); with mins summs = fma(mw, ma, summs); at the end
+  //          y = ((c0 + c2) + (c1 + c3)) (+ summs), c_i = acc[i] + acc[i + 4].
+  bool lane8;
 };
 // nullptr: this type has no unpacker (the row-by-row kernels handle it).
 const TileFormat* tile_format(GgmlType wtype);
@@ -67,6 +76,7 @@ struct ActPack {
   std::vector<int8_t> codes;    // tokens × n
   std::vector<int32_t> init;    // tokens × n/S: −off · Σa
   std::vector<float> da, ma;    // tokens × n/S
+  std::vector<int32_t> qinit;   // lane8 formats: tokens × n/4, −off · Σa over each quad
 };
 
 // Sizes p for `tokens` rows of n elements; pack_token then quantizes row x as token t (scratch:

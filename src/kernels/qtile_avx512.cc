@@ -130,8 +130,51 @@ void qtile_unpack__avx512(const TileFormat& f, const QMatrix& W, int64_t row0, W
   unpack_tile_rows(f, W, row0, tile, interleave_transpose);
 }
 
+namespace {
+
+// The lane8 order (qtile.h) for sixteen rows (lane group g) and one token: eight float
+// accumulators, one per quad position in the block, each taking one vpdpbusd of four codes.
+template <bool kMins>
+void lane8_group(const WeightTile& w, const ActPack& a, int64_t t, int g, float* out) {
+  const int64_t n = w.n, nsub = n / 32;
+  const int8_t* ac = a.codes.data() + t * n;
+  const int32_t* qi = a.qinit.data() + t * (n / 4);
+  __m512 acc[8], summs = _mm512_setzero_ps();
+  for (int q = 0; q < 8; ++q) acc[q] = _mm512_setzero_ps();
+  for (int64_t s = 0; s < nsub; ++s) {
+    const __m512 p = _mm512_mul_ps(_mm512_loadu_ps(w.sw.data() + s * kTileRows + 16 * g), _mm512_set1_ps(a.da[t * nsub + s]));
+    const uint8_t* wc = w.codes.data() + 8 * s * 128 + 64 * g;
+    for (int q = 0; q < 8; ++q) {
+      const __m512i isum = _mm512_dpbusd_epi32(_mm512_set1_epi32(qi[8 * s + q]), _mm512_loadu_si512(wc + 128 * q),
+                                               _mm512_set1_epi32(rd32(ac + 32 * s + 4 * q)));
+      acc[q] = _mm512_fmadd_ps(p, _mm512_cvtepi32_ps(isum), acc[q]);
+    }
+    if constexpr (kMins)
+      summs = _mm512_fmadd_ps(_mm512_loadu_ps(w.mw.data() + s * kTileRows + 16 * g), _mm512_set1_ps(a.ma[t * nsub + s]), summs);
+  }
+  __m512 c[4];
+  for (int i = 0; i < 4; ++i) c[i] = _mm512_add_ps(acc[i], acc[i + 4]);
+  __m512 y = _mm512_add_ps(_mm512_add_ps(c[0], c[2]), _mm512_add_ps(c[1], c[3]));
+  if constexpr (kMins) y = _mm512_add_ps(y, summs);
+  _mm512_storeu_ps(out, y);
+}
+
+void gemm_lane8(const TileFormat& f, const WeightTile& w, const ActPack& a, int64_t t0, int64_t t1, float* Y, int64_t ldy,
+                int64_t row0, int rows) {
+  alignas(64) float y[16];
+  for (int64_t t = t0; t < t1; ++t)
+    for (int g = 0; g * 16 < rows; ++g) {
+      if (f.mins) lane8_group<true>(w, a, t, g, y);
+      else lane8_group<false>(w, a, t, g, y);
+      for (int r = 16 * g; r < std::min(rows, 16 * g + 16); ++r) Y[t * ldy + row0 + r] = y[r - 16 * g];
+    }
+}
+
+}  // namespace
+
 void qtile_gemm__avx512(const TileFormat& f, const WeightTile& w, const ActPack& a, int64_t t0, int64_t t1, float* Y,
                   int64_t ldy, int64_t row0, int rows) {
+  if (f.lane8) return gemm_lane8(f, w, a, t0, t1, Y, ldy, row0, rows);
   if (w.sub == 16) {
     if (f.mins) gemm_tokens<16, true>(w, a, t0, t1, Y, ldy, row0, rows);
     else gemm_tokens<16, false>(w, a, t0, t1, Y, ldy, row0, rows);

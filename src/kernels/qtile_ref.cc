@@ -13,8 +13,34 @@ void qtile_unpack__ref(const TileFormat& f, const QMatrix& W, int64_t row0, Weig
   unpack_tile_rows(f, W, row0, tile, interleave_plain);
 }
 
+// The lane8 order (qtile.h: TileFormat::lane8), lane by lane.
+void qtile_gemm_lane8__ref(const TileFormat& f, const WeightTile& w, const ActPack& a, int64_t t0, int64_t t1, float* Y,
+                           int64_t ldy, int64_t row0, int rows) {
+  const int64_t n = w.n, nsub = n / 32;
+  for (int64_t t = t0; t < t1; ++t) {
+    const int8_t* ac = a.codes.data() + t * n;
+    for (int r = 0; r < rows; ++r) {
+      float acc[8] = {}, summs = 0.0f;
+      for (int64_t s = 0; s < nsub; ++s) {
+        const float p = w.sw[s * kTileRows + r] * a.da[t * nsub + s];
+        for (int q = 0; q < 8; ++q) {
+          int32_t isum = a.qinit[t * (n / 4) + 8 * s + q];
+          for (int e = 0; e < 4; ++e) isum += static_cast<int32_t>(w.codes[(8 * s + q) * 128 + 4 * r + e]) * ac[32 * s + 4 * q + e];
+          acc[q] = std::fma(p, static_cast<float>(isum), acc[q]);
+        }
+        if (f.mins) summs = std::fma(w.mw[s * kTileRows + r], a.ma[t * nsub + s], summs);
+      }
+      float c[4];
+      for (int i = 0; i < 4; ++i) c[i] = acc[i] + acc[i + 4];
+      const float y = (c[0] + c[2]) + (c[1] + c[3]);
+      Y[t * ldy + row0 + r] = f.mins ? y + summs : y;
+    }
+  }
+}
+
 void qtile_gemm__ref(const TileFormat& f, const WeightTile& w, const ActPack& a, int64_t t0, int64_t t1, float* Y,
                int64_t ldy, int64_t row0, int rows) {
+  if (f.lane8) return qtile_gemm_lane8__ref(f, w, a, t0, t1, Y, ldy, row0, rows);
   const int64_t n = w.n, S = w.sub, nsub = n / S;
   for (int64_t t = t0; t < t1; ++t) {
     const int8_t* ac = a.codes.data() + t * n;
