@@ -16,15 +16,19 @@ namespace lowbit {
 
 // Defined in the per-ISA files; repack_kernels is the only caller.
 void repack_group__ref(GgmlType type, const uint8_t* group, int64_t n, const RepackActs& a, int64_t t, float* y);
+void repack_groups__ref(GgmlType type, const uint8_t* group, int64_t n, const RepackActs& a, int64_t t0, int64_t t1,
+                        float* y, int64_t ldy);
 void repack_group__avx512(GgmlType type, const uint8_t* group, int64_t n, const RepackActs& a, int64_t t, float* y);
+void repack_groups__avx512(GgmlType type, const uint8_t* group, int64_t n, const RepackActs& a, int64_t t0, int64_t t1,
+                           float* y, int64_t ldy);
 
 namespace {
 
 // The traits table (repack.h describes the layouts).
 constexpr RepackFormat kFormats[] = {
-    {GgmlType::Q4_0, 32, sizeof(BlockQ4_0), 2, {{0, 2, 2}, {2, 16, 4}}},
-    {GgmlType::IQ4_NL, 32, sizeof(BlockIq4Nl), 2, {{0, 2, 2}, {2, 16, 4}}},
-    {GgmlType::Q4_K, 256, sizeof(BlockQ4K), 4, {{0, 2, 2}, {2, 2, 2}, {4, 12, 1}, {16, 128, 4}}},
+    {GgmlType::Q4_0, 32, sizeof(BlockQ4_0), 2, {{0, 2, 2}, {2, 16, 4}}, false},
+    {GgmlType::IQ4_NL, 32, sizeof(BlockIq4Nl), 2, {{0, 2, 2}, {2, 16, 4}}, false},
+    {GgmlType::Q4_K, 256, sizeof(BlockQ4K), 4, {{0, 2, 2}, {2, 2, 2}, {4, 12, 1}, {16, 128, 4}}, true},
 };
 
 bool repack_enabled() {
@@ -64,8 +68,8 @@ const RepackFormat* repack_format(GgmlType type) {
 }
 
 const RepackKernels* repack_kernels(Isa isa) {
-  static constexpr RepackKernels ref = {Isa::Ref, repack_group__ref, "repack__ref"};
-  static constexpr RepackKernels avx512 = {Isa::Avx512, repack_group__avx512, "repack__avx512"};
+  static constexpr RepackKernels ref = {Isa::Ref, repack_group__ref, repack_groups__ref, "repack__ref"};
+  static constexpr RepackKernels avx512 = {Isa::Avx512, repack_group__avx512, repack_groups__avx512, "repack__avx512"};
   if (static_cast<int>(isa) > static_cast<int>(cpu_best_isa())) return nullptr;
   switch (isa) {
     case Isa::Ref: return &ref;
@@ -172,15 +176,13 @@ void repacked_matmul(const QMatrix& W, const float* X, int64_t T, float* Y, Isa 
   for (int64_t g = 0; g < groups; ++g) {
     const uint8_t* gp = W.data + static_cast<uint64_t>(g) * gbytes;
     const int64_t row0 = g * kRepackRows, rows = std::min<int64_t>(kRepackRows, W.out - row0);
-    for (int64_t t = 0; t < T; ++t) {
-      float* y = Y + t * W.out + row0;
-      if (rows == kRepackRows) {
-        k->group(W.type, gp, W.in, a, t, y);
-      } else {
-        float tmp[kRepackRows];
-        k->group(W.type, gp, W.in, a, t, tmp);
-        std::copy_n(tmp, rows, y);
-      }
+    if (rows == kRepackRows) {
+      k->groups(W.type, gp, W.in, a, 0, T, Y + row0, W.out);
+    } else {
+      thread_local std::vector<float> tmp;
+      tmp.resize(static_cast<size_t>(T) * kRepackRows);
+      k->groups(W.type, gp, W.in, a, 0, T, tmp.data(), kRepackRows);
+      for (int64_t t = 0; t < T; ++t) std::copy_n(tmp.data() + t * kRepackRows, rows, Y + t * W.out + row0);
     }
   }
 }

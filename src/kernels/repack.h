@@ -26,8 +26,10 @@
 // format (Q8_0 / Q8_K) exactly as for every other kernel.
 //   Q4_0, IQ4_NL, per block b:  isum = −off·Σa + Σ u·a   (u: the nibble, or the IQ4_NL grid
 //       value + 128; off 8 or 128), acc = fma(float(isum), f16(d)·da[b], acc).
-//   Q4_K, per super-block:  isum = Σ_s sc_s·(Σ q·a over sub-block s),  msum = Σ_s m_s·Σa_s,
-//       acc = fma(float(isum), f16(d)·da, acc), then acc = fma(−float(msum), f16(dmin)·da, acc).
+//   Q4_K, per pair of sub-blocks (s, s+1) as llama.cpp's repacked Q4_K GEMM:
+//       isum = sc_s·(Σ q·a)_s + sc_s+1·(Σ q·a)_s+1,  msum = m_s·Σa_s + m_s+1·Σa_s+1,
+//       acc = fma(float(isum), f16(d)·da, acc), accm = fma(float(msum), f16(dmin)·da, accm);
+//       y = acc − accm. Batches of this type use the group kernel too (groups_for_batches).
 // Batches of ≥ 8 tokens keep using the tile kernels, whose tile is two groups' nibbles split
 // into bytes (unpack_tile_interleaved).
 #pragma once
@@ -53,6 +55,9 @@ struct RepackFormat {
   int block_bytes;
   int nfields;
   RepackField fields[4];
+  // Batches too go through the group kernel (its float order is llama.cpp's batch order for
+  // this type), not through the tile kernels.
+  bool groups_for_batches;
 };
 // nullptr when the type has no interleaved layout.
 const RepackFormat* repack_format(GgmlType type);
@@ -82,9 +87,14 @@ void repack_acts(GgmlType wtype, const float* X, int64_t n, int64_t T, RepackAct
 // y[0..15] = the 16 rows of one group (at `group`) times token t of a.
 using RepackGroupFn = void (*)(GgmlType type, const uint8_t* group, int64_t n, const RepackActs& a, int64_t t,
                                float* y);
+// The same for tokens [t0, t1): y[(t − t0)·ldy + r]; bit-identical to `group` per token (the
+// AVX-512 Q4_K kernel shares each nibble unpack between four tokens).
+using RepackGroupsFn = void (*)(GgmlType type, const uint8_t* group, int64_t n, const RepackActs& a, int64_t t0,
+                                int64_t t1, float* y, int64_t ldy);
 struct RepackKernels {
   Isa isa;
   RepackGroupFn group;
+  RepackGroupsFn groups;
   const char* name;
 };
 // The kernels for exactly this ISA (nullptr: none); tests compare them.

@@ -46,28 +46,30 @@ void group_q4_k(const uint8_t* g, int64_t n, const RepackActs& a, int64_t t, flo
   const int64_t nsb = n / 256;
   const int8_t* ac = a.codes.data() + t * n;
   for (int r = 0; r < kRepackRows; ++r) {
-    float acc = 0.0f;
+    float acc = 0.0f, accm = 0.0f;
     for (int64_t sb = 0; sb < nsb; ++sb) {
       const uint8_t* blk = g + sb * kRepackRows * sizeof(BlockQ4K);
       uint8_t scales[12];
       for (int i = 0; i < 12; ++i) scales[i] = blk[64 + 16 * i + r];
-      int32_t isum = 0, msum = 0;
-      for (int s = 0; s < 8; ++s) {
-        uint8_t sc, m;
-        get_scale_min_k4(s, scales, &sc, &m);
-        int32_t q = 0;
-        for (int e = 0; e < 32; ++e) {
-          const uint8_t byte = blk[256 + 64 * (8 * (s / 2) + e / 4) + 4 * r + e % 4];
-          q += (s % 2 ? byte >> 4 : byte & 15) * ac[256 * sb + 32 * s + e];
-        }
-        isum += sc * q;
-        msum += m * a.sums[t * (n / 32) + 8 * sb + s];
-      }
       const float da = a.da[t * nsb + sb];
-      acc = std::fma(static_cast<float>(isum), f16_at(blk + 2 * r) * da, acc);
-      acc = std::fma(-static_cast<float>(msum), f16_at(blk + 32 + 2 * r) * da, acc);
+      for (int j = 0; j < 4; ++j) {   // a pair of sub-blocks at a time
+        int32_t isum = 0, msum = 0;
+        for (int s = 2 * j; s < 2 * j + 2; ++s) {
+          uint8_t sc, m;
+          get_scale_min_k4(s, scales, &sc, &m);
+          int32_t q = 0;
+          for (int e = 0; e < 32; ++e) {
+            const uint8_t byte = blk[256 + 64 * (8 * (s / 2) + e / 4) + 4 * r + e % 4];
+            q += (s % 2 ? byte >> 4 : byte & 15) * ac[256 * sb + 32 * s + e];
+          }
+          isum += sc * q;
+          msum += m * a.sums[t * (n / 32) + 8 * sb + s];
+        }
+        acc = std::fma(static_cast<float>(isum), f16_at(blk + 2 * r) * da, acc);
+        accm = std::fma(static_cast<float>(msum), f16_at(blk + 32 + 2 * r) * da, accm);
+      }
     }
-    y[r] = acc;
+    y[r] = acc - accm;
   }
 }
 
@@ -80,6 +82,11 @@ void repack_group__ref(GgmlType type, const uint8_t* group, int64_t n, const Rep
     case GgmlType::Q4_K: return group_q4_k(group, n, a, t, y);
     default: return;
   }
+}
+
+void repack_groups__ref(GgmlType type, const uint8_t* group, int64_t n, const RepackActs& a, int64_t t0, int64_t t1,
+                        float* y, int64_t ldy) {
+  for (int64_t t = t0; t < t1; ++t) repack_group__ref(type, group, n, a, t, y + (t - t0) * ldy);
 }
 
 }  // namespace lowbit
