@@ -27,13 +27,13 @@ namespace {
 
 // The traits table: partner activation format, sub-block size, code offset, min term.
 constexpr TileFormat kFormats[] = {
-    {GgmlType::Q4_0, GgmlType::Q8_0, 32, 8, false, false},    {GgmlType::Q4_1, GgmlType::Q8_1, 32, 0, true, true},
-    {GgmlType::Q5_0, GgmlType::Q8_0, 32, 16, false, true},    {GgmlType::Q5_1, GgmlType::Q8_1, 32, 0, true, true},
-    {GgmlType::Q8_0, GgmlType::Q8_0, 32, 128, false, true},   {GgmlType::IQ4_NL, GgmlType::Q8_0, 32, 128, false, false},
-    {GgmlType::Q2_K, GgmlType::Q8_K, 16, 0, true, false},     {GgmlType::Q3_K, GgmlType::Q8_K, 16, 4, false, false},
-    {GgmlType::Q4_K, GgmlType::Q8_K, 32, 0, true, false},     {GgmlType::Q5_K, GgmlType::Q8_K, 32, 0, true, false},
-    {GgmlType::Q6_K, GgmlType::Q8_K, 16, 32, false, false},   {GgmlType::IQ4_XS, GgmlType::Q8_K, 32, 128, false, false},
-    {GgmlType::TQ2_0, GgmlType::Q8_K, 32, 1, false, false},
+    {GgmlType::Q4_0, GgmlType::Q8_0, 32, 8, false, TileOrder::Sub},    {GgmlType::Q4_1, GgmlType::Q8_1, 32, 0, true, TileOrder::Lane8},
+    {GgmlType::Q5_0, GgmlType::Q8_0, 32, 16, false, TileOrder::Lane8},    {GgmlType::Q5_1, GgmlType::Q8_1, 32, 0, true, TileOrder::Lane8},
+    {GgmlType::Q8_0, GgmlType::Q8_0, 32, 128, false, TileOrder::Lane8},   {GgmlType::IQ4_NL, GgmlType::Q8_0, 32, 128, false, TileOrder::Sub},
+    {GgmlType::Q2_K, GgmlType::Q8_K, 16, 0, true, TileOrder::Sub},     {GgmlType::Q3_K, GgmlType::Q8_K, 16, 4, false, TileOrder::Sub},
+    {GgmlType::Q4_K, GgmlType::Q8_K, 32, 0, true, TileOrder::Sub},     {GgmlType::Q5_K, GgmlType::Q8_K, 32, 0, true, TileOrder::Sub},
+    {GgmlType::Q6_K, GgmlType::Q8_K, 16, 32, false, TileOrder::Q6K},   {GgmlType::IQ4_XS, GgmlType::Q8_K, 32, 128, false, TileOrder::Sub},
+    {GgmlType::TQ2_0, GgmlType::Q8_K, 32, 1, false, TileOrder::Sub},
 };
 
 }  // namespace
@@ -64,6 +64,9 @@ void tile_init(const TileFormat& f, int64_t n, WeightTile& t) {
   t.codes.resize(static_cast<size_t>(n) * kTileRows);
   t.sw.assign(nsub * kTileRows, 0.0f);
   t.mw.assign(f.mins ? nsub * kTileRows : 0, 0.0f);
+  const bool q6k = f.order == TileOrder::Q6K;
+  t.isc.assign(q6k ? static_cast<size_t>(n / 16) * kTileRows : 0, 0);
+  t.dsb.assign(q6k ? static_cast<size_t>(n / 256) * kTileRows : 0, 0.0f);
 }
 
 void pack_init(const TileFormat& f, int64_t n, int64_t tokens, ActPack& p) {
@@ -75,7 +78,7 @@ void pack_init(const TileFormat& f, int64_t n, int64_t tokens, ActPack& p) {
   p.init.resize(T * nsub);
   p.da.resize(T * nsub);
   p.ma.resize(T * nsub);
-  p.qinit.resize(f.lane8 ? T * static_cast<size_t>(n / 4) : 0);
+  p.qinit.resize(f.order == TileOrder::Lane8 ? T * static_cast<size_t>(n / 4) : 0);
 }
 
 void pack_token(const TileFormat& f, const float* x, int64_t t, ActPack& p, std::vector<uint8_t>& scratch) {
@@ -120,7 +123,7 @@ void pack_token(const TileFormat& f, const float* x, int64_t t, ActPack& p, std:
     int sum = 0;
     for (int j = 0; j < 32; ++j) sum += static_cast<int8_t>(b[qo + j]);
     init[blk] = -f.off * sum;
-    if (f.lane8)
+    if (f.order == TileOrder::Lane8)
       for (int q = 0; q < 8; ++q) {
         int qs = 0;
         for (int e = 0; e < 4; ++e) qs += static_cast<int8_t>(b[qo + 4 * q + e]);

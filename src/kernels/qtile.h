@@ -39,6 +39,20 @@ namespace lowbit {
 
 constexpr int kTileRows = 32;
 
+// The float order of a tile product (both exact in their integer parts), after the llama.cpp
+// kernel the type's batches run through there (AVX-512 build):
+//   Sub:   per sub-block acc = fma(float(isum), sw·da, acc) (+ fma(mw, ma, acc) with mins) —
+//          llama.cpp's repacked Q4_0 / IQ4_NL GEMM;
+//   Lane8: llamafile tinyBLAS_Q0 (Q8_0, Q5_0) and ggml_vec_dot_q4_1/q5_1_q8_1 (Q4_1, Q5_1): per
+//          block of 32, eight int32 sums of four products (quad q = elements 4q..4q+3) go into
+//          lane q: acc[q] = fma(sw·da, float(isum_q), acc[q]); with mins summs = fma(mw, ma,
+//          summs); y = ((c0 + c2) + (c1 + c3)) (+ summs), c_i = acc[i] + acc[i + 4];
+//   Q6K:   ggml_vec_dot_q6_K_q8_K (AVX2 code): per super-block eight int32 lanes, lane l =
+//          Σ_chunks sc·Σ(q·a over the chunk's quad l) − 32·(sc[2l]·B[2l] + sc[2l+1]·B[2l+1])
+//          (q unsigned 0..63, sc the int8 scales, B the activation sums per 16), then
+//          acc[l] = fma(d·da, float(lane l), acc[l]) and the same reduction as Lane8.
+enum class TileOrder { Sub, Lane8, Q6K };
+
 // How one weight type maps onto the uniform layout (one traits table, qtile.cc).
 struct TileFormat {
   GgmlType wtype;
@@ -46,15 +60,7 @@ struct TileFormat {
   int sub;          // S: elements per sub-block (16 or 32)
   int off;          // the code offset
   bool mins;        // has a min term
-  // The float order of the product (both exact in their integer parts):
-  //   false: per sub-block acc = fma(float(isum), sw·da, acc) (+ fma(mw, ma, acc) with mins) —
-  //          llama.cpp's repacked Q4_0 / IQ4_NL kernels and the K-quants' sub-block structure;
-  //   true:  "lane8", llama.cpp's 8-lane kernels for Q8_0 / Q5_0 (llamafile tinyBLAS_Q0) and
-  //          Q4_1 / Q5_1 (ggml_vec_dot_q4_1_q8_1, _q5_1_): per block of 32, eight int32 sums of
-  //          four products (quad q = elements 4q..4q+3) each go into lane q: acc[q] =
-  //          fma(sw·da, float(isum_q), acc[q]); with mins summs = fma(mw, ma, summs); at the end
-  //          y = ((c0 + c2) + (c1 + c3)) (+ summs), c_i = acc[i] + acc[i + 4].
-  bool lane8;
+  TileOrder order;
 };
 // nullptr: this type has no unpacker (the row-by-row kernels handle it).
 const TileFormat* tile_format(GgmlType wtype);
@@ -64,6 +70,8 @@ struct WeightTile {
   int sub = 32;
   std::vector<uint8_t> codes;   // n/4 × 32 × 4
   std::vector<float> sw, mw;    // n/S × 32 (mw empty without mins)
+  std::vector<int32_t> isc;     // Q6K order: the int8 sub-block scales, n/16 × 32
+  std::vector<float> dsb;       // Q6K order: the super-block scales d, n/256 × 32
 };
 
 // Sizes t for rows of n elements: codes (contents left to the unpacker), scales and mins zeroed.

@@ -225,6 +225,14 @@ void row_tq2_0(const uint8_t* x, int64_t n, uint8_t* u, float* sw, float*) {
   }
 }
 
+// Q6_K's scales for the Q6K order (qtile.h): int8 sc per 16 and f16 d per 256, row r of the tile.
+inline void q6k_int_scales(const uint8_t* x, int64_t n, int r, WeightTile& t) {
+  for (int64_t b = 0; b < n / 256; ++b, x += sizeof(BlockQ6K)) {
+    t.dsb[b * kTileRows + r] = f16_at(x + 208);
+    for (int s = 0; s < 16; ++s) t.isc[(16 * b + s) * kTileRows + r] = static_cast<int8_t>(x[192 + s]);
+  }
+}
+
 using RowDecoder = void (*)(const uint8_t* row, int64_t n, uint8_t* u, float* sw, float* mw);
 
 RowDecoder row_decoder(GgmlType t) {
@@ -261,8 +269,10 @@ void unpack_tile_rows(const TileFormat& f, const QMatrix& W, int64_t row0, Weigh
   const RowDecoder decode = row_decoder(f.wtype);
   const int rows = static_cast<int>(std::min<int64_t>(kTileRows, W.out - row0));
   for (int r = 0; r < rows; ++r) {
-    decode(W.data + (row0 + r) * W.row_bytes, n, staging.data() + r * n, sw.data(), mw.data());
+    const uint8_t* row = W.data + (row0 + r) * W.row_bytes;
+    decode(row, n, staging.data() + r * n, sw.data(), mw.data());
     for (int64_t s = 0; s < nsub; ++s) t.sw[s * kTileRows + r] = sw[s];
+    if (f.order == TileOrder::Q6K) q6k_int_scales(row, n, r, t);
     if (f.mins)
       for (int64_t s = 0; s < nsub; ++s) t.mw[s * kTileRows + r] = mw[s];
   }
