@@ -31,8 +31,8 @@ constexpr TileFormat kFormats[] = {
     {GgmlType::Q5_0, GgmlType::Q8_0, 32, 16, false, TileOrder::Lane8},    {GgmlType::Q5_1, GgmlType::Q8_1, 32, 0, true, TileOrder::Lane8},
     {GgmlType::Q8_0, GgmlType::Q8_0, 32, 128, false, TileOrder::Lane8},   {GgmlType::IQ4_NL, GgmlType::Q8_0, 32, 128, false, TileOrder::Sub},
     {GgmlType::Q2_K, GgmlType::Q8_K, 16, 0, true, TileOrder::Sub},     {GgmlType::Q3_K, GgmlType::Q8_K, 16, 4, false, TileOrder::Sub},
-    {GgmlType::Q4_K, GgmlType::Q8_K, 32, 0, true, TileOrder::Sub},     {GgmlType::Q5_K, GgmlType::Q8_K, 32, 0, true, TileOrder::Sub},
-    {GgmlType::Q6_K, GgmlType::Q8_K, 16, 32, false, TileOrder::Q6K},   {GgmlType::IQ4_XS, GgmlType::Q8_K, 32, 128, false, TileOrder::Sub},
+    {GgmlType::Q4_K, GgmlType::Q8_K, 32, 0, true, TileOrder::Sub},     {GgmlType::Q5_K, GgmlType::Q8_K, 32, 0, true, TileOrder::K8},
+    {GgmlType::Q6_K, GgmlType::Q8_K, 16, 32, false, TileOrder::K8},   {GgmlType::IQ4_XS, GgmlType::Q8_K, 32, 128, false, TileOrder::Sub},
     {GgmlType::TQ2_0, GgmlType::Q8_K, 32, 1, false, TileOrder::Sub},
 };
 
@@ -64,9 +64,11 @@ void tile_init(const TileFormat& f, int64_t n, WeightTile& t) {
   t.codes.resize(static_cast<size_t>(n) * kTileRows);
   t.sw.assign(nsub * kTileRows, 0.0f);
   t.mw.assign(f.mins ? nsub * kTileRows : 0, 0.0f);
-  const bool q6k = f.order == TileOrder::Q6K;
-  t.isc.assign(q6k ? static_cast<size_t>(n / 16) * kTileRows : 0, 0);
-  t.dsb.assign(q6k ? static_cast<size_t>(n / 256) * kTileRows : 0, 0.0f);
+  const bool k8 = f.order == TileOrder::K8;
+  t.isc.assign(k8 ? nsub * kTileRows : 0, 0);
+  t.imn.assign(k8 && f.mins ? nsub * kTileRows : 0, 0);
+  t.dsb.assign(k8 ? static_cast<size_t>(n / 256) * kTileRows : 0, 0.0f);
+  t.dmsb.assign(k8 && f.mins ? static_cast<size_t>(n / 256) * kTileRows : 0, 0.0f);
 }
 
 void pack_init(const TileFormat& f, int64_t n, int64_t tokens, ActPack& p) {
@@ -79,6 +81,7 @@ void pack_init(const TileFormat& f, int64_t n, int64_t tokens, ActPack& p) {
   p.da.resize(T * nsub);
   p.ma.resize(T * nsub);
   p.qinit.resize(f.order == TileOrder::Lane8 ? T * static_cast<size_t>(n / 4) : 0);
+  p.bsum.resize(f.act == GgmlType::Q8_K ? T * static_cast<size_t>(n / 16) : 0);
 }
 
 void pack_token(const TileFormat& f, const float* x, int64_t t, ActPack& p, std::vector<uint8_t>& scratch) {
@@ -103,6 +106,7 @@ void pack_token(const TileFormat& f, const float* x, int64_t t, ActPack& p, std:
           int16_t v;
           std::memcpy(&v, b + 260 + 2 * (sums * s + k), 2);
           sum += v;
+          p.bsum[t * (n / 16) + 16 * blk + sums * s + k] = v;
         }
         const int64_t i = blk * per + s;
         init[i] = -f.off * sum;

@@ -47,11 +47,13 @@ constexpr int kTileRows = 32;
 //          block of 32, eight int32 sums of four products (quad q = elements 4q..4q+3) go into
 //          lane q: acc[q] = fma(sw·da, float(isum_q), acc[q]); with mins summs = fma(mw, ma,
 //          summs); y = ((c0 + c2) + (c1 + c3)) (+ summs), c_i = acc[i] + acc[i + 4];
-//   Q6K:   ggml_vec_dot_q6_K_q8_K (AVX2 code): per super-block eight int32 lanes, lane l =
-//          Σ_chunks sc·Σ(q·a over the chunk's quad l) − 32·(sc[2l]·B[2l] + sc[2l+1]·B[2l+1])
-//          (q unsigned 0..63, sc the int8 scales, B the activation sums per 16), then
-//          acc[l] = fma(d·da, float(lane l), acc[l]) and the same reduction as Lane8.
-enum class TileOrder { Sub, Lane8, Q6K };
+//   K8:    ggml_vec_dot_q6_K_q8_K / _q5_K_q8_K (AVX2 code): per super-block eight int32 lanes,
+//          lane l = Σ over the 32-element chunks c of sc(c, l)·Σ(q·a over quad l of chunk c), q
+//          unsigned, sc the integer sub-block scale; Q6_K subtracts 32·(sc[2l]·B[2l] +
+//          sc[2l+1]·B[2l+1]) (B: activation sums per 16). acc[l] = fma(d·da, float(lane l),
+//          acc[l]); Q5_K adds per super-block summs = fma(float(Σ m_s·B32_s), −(da·dmin), summs).
+//          y = the Lane8 reduction of acc (+ summs).
+enum class TileOrder { Sub, Lane8, K8 };
 
 // How one weight type maps onto the uniform layout (one traits table, qtile.cc).
 struct TileFormat {
@@ -70,8 +72,9 @@ struct WeightTile {
   int sub = 32;
   std::vector<uint8_t> codes;   // n/4 × 32 × 4
   std::vector<float> sw, mw;    // n/S × 32 (mw empty without mins)
-  std::vector<int32_t> isc;     // Q6K order: the int8 sub-block scales, n/16 × 32
-  std::vector<float> dsb;       // Q6K order: the super-block scales d, n/256 × 32
+  // K8 order: integer sub-block scales and mins (n/S × 32), super-block d and dmin (n/256 × 32).
+  std::vector<int32_t> isc, imn;
+  std::vector<float> dsb, dmsb;
 };
 
 // Sizes t for rows of n elements: codes (contents left to the unpacker), scales and mins zeroed.
@@ -85,6 +88,7 @@ struct ActPack {
   std::vector<int32_t> init;    // tokens × n/S: −off · Σa
   std::vector<float> da, ma;    // tokens × n/S
   std::vector<int32_t> qinit;   // lane8 formats: tokens × n/4, −off · Σa over each quad
+  std::vector<int32_t> bsum;    // Q8_K partners: tokens × n/16, Σa over each 16 (Q8_K's bsums)
 };
 
 // Sizes p for `tokens` rows of n elements; pack_token then quantizes row x as token t (scratch:

@@ -97,13 +97,13 @@ void qtile_unpack__avx2(const TileFormat& f, const QMatrix& W, int64_t row0, Wei
 
 void qtile_gemm_lane8__ref(const TileFormat& f, const WeightTile& w, const ActPack& a, int64_t t0, int64_t t1, float* Y,
                            int64_t ldy, int64_t row0, int rows);
-void qtile_gemm_q6k__ref(const TileFormat& f, const WeightTile& w, const ActPack& a, int64_t t0, int64_t t1, float* Y,
+void qtile_gemm_k8__ref(const TileFormat& f, const WeightTile& w, const ActPack& a, int64_t t0, int64_t t1, float* Y,
                          int64_t ldy, int64_t row0, int rows);
 
 void qtile_gemm__avx2(const TileFormat& f, const WeightTile& w, const ActPack& a, int64_t t0, int64_t t1, float* Y,
                       int64_t ldy, int64_t row0, int rows) {
   if (f.order == TileOrder::Lane8) return qtile_gemm_lane8__ref(f, w, a, t0, t1, Y, ldy, row0, rows);   // no AVX2 kernels yet
-  if (f.order == TileOrder::Q6K) return qtile_gemm_q6k__ref(f, w, a, t0, t1, Y, ldy, row0, rows);
+  if (f.order == TileOrder::K8) return qtile_gemm_k8__ref(f, w, a, t0, t1, Y, ldy, row0, rows);
   const bool sgn = f.off == 128;
   if (w.sub == 16) {   // Q2_K (mins), Q3_K, Q6_K: offsets below 128
     if (f.mins) gemm_tokens<16, true, false>(w, a, t0, t1, Y, ldy, row0, rows);

@@ -170,15 +170,19 @@ void gemm_lane8(const TileFormat& f, const WeightTile& w, const ActPack& a, int6
     }
 }
 
-// The Q6K order (qtile.h) for sixteen rows (lane group g) and one token.
-void q6k_group(const WeightTile& w, const ActPack& a, int64_t t, int g, float* out) {
-  const int64_t n = w.n, nsub = n / 16;
+// The K8 order (qtile.h) for sixteen rows (lane group g) and one token; kQ6: Q6_K (scales per
+// 16, the −32 correction), else Q5_K (scales per 32, the min term).
+template <bool kQ6>
+void k8_group(const WeightTile& w, const ActPack& a, int64_t t, int g, float* out) {
+  constexpr int kPer = kQ6 ? 16 : 8;
+  const int64_t n = w.n, nsub = n / (256 / kPer);
   const int8_t* ac = a.codes.data() + t * n;
-  __m512 acc[8];
+  const int32_t* B = a.bsum.data() + t * (n / 16);
+  __m512 acc[8], summs = _mm512_setzero_ps();
   for (int l = 0; l < 8; ++l) acc[l] = _mm512_setzero_ps();
   for (int64_t sb = 0; sb < n / 256; ++sb) {
-    __m512i sc[16];
-    for (int s = 0; s < 16; ++s) sc[s] = _mm512_loadu_si512(w.isc.data() + (16 * sb + s) * kTileRows + 16 * g);
+    __m512i sc[kPer];
+    for (int s = 0; s < kPer; ++s) sc[s] = _mm512_loadu_si512(w.isc.data() + (kPer * sb + s) * kTileRows + 16 * g);
     __m512i L[8];
     for (int l = 0; l < 8; ++l) L[l] = _mm512_setzero_si512();
     const uint8_t* wc = w.codes.data() + 64 * sb * 128 + 64 * g;
@@ -187,26 +191,42 @@ void q6k_group(const WeightTile& w, const ActPack& a, int64_t t, int g, float* o
       for (int l = 0; l < 8; ++l) {
         const __m512i q = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(wc + (8 * c + l) * 128),
                                               _mm512_set1_epi32(rd32(as + 32 * c + 4 * l)));
-        L[l] = _mm512_add_epi32(L[l], _mm512_mullo_epi32(q, sc[2 * c + l / 4]));
+        L[l] = _mm512_add_epi32(L[l], _mm512_mullo_epi32(q, sc[kQ6 ? 2 * c + l / 4 : c]));
       }
-    const int32_t* init = a.init.data() + t * nsub + 16 * sb;
-    const __m512 p = _mm512_mul_ps(_mm512_loadu_ps(w.dsb.data() + sb * kTileRows + 16 * g), _mm512_set1_ps(a.da[t * nsub + 16 * sb]));
-    for (int l = 0; l < 8; ++l) {
-      const __m512i corr = _mm512_add_epi32(_mm512_mullo_epi32(sc[2 * l], _mm512_set1_epi32(-init[2 * l] / 32)),
-                                            _mm512_mullo_epi32(sc[2 * l + 1], _mm512_set1_epi32(-init[2 * l + 1] / 32)));
-      acc[l] = _mm512_fmadd_ps(p, _mm512_cvtepi32_ps(_mm512_sub_epi32(L[l], _mm512_slli_epi32(corr, 5))), acc[l]);
+    const int32_t* bs = B + 16 * sb;
+    if constexpr (kQ6)
+      for (int l = 0; l < 8; ++l) {
+        const __m512i corr = _mm512_add_epi32(_mm512_mullo_epi32(sc[2 * l], _mm512_set1_epi32(bs[2 * l])),
+                                              _mm512_mullo_epi32(sc[2 * l + 1], _mm512_set1_epi32(bs[2 * l + 1])));
+        L[l] = _mm512_sub_epi32(L[l], _mm512_slli_epi32(corr, 5));
+      }
+    const float da = a.da[t * nsub + kPer * sb];
+    const __m512 p = _mm512_mul_ps(_mm512_loadu_ps(w.dsb.data() + sb * kTileRows + 16 * g), _mm512_set1_ps(da));
+    for (int l = 0; l < 8; ++l) acc[l] = _mm512_fmadd_ps(p, _mm512_cvtepi32_ps(L[l]), acc[l]);
+    if constexpr (!kQ6) {
+      __m512i msum = _mm512_setzero_si512();
+      for (int s = 0; s < 8; ++s)
+        msum = _mm512_add_epi32(msum, _mm512_mullo_epi32(_mm512_loadu_si512(w.imn.data() + (8 * sb + s) * kTileRows + 16 * g),
+                                                         _mm512_set1_epi32(bs[2 * s] + bs[2 * s + 1])));
+      const __m512 dmin = _mm512_mul_ps(_mm512_set1_ps(da), _mm512_loadu_ps(w.dmsb.data() + sb * kTileRows + 16 * g));
+      const __m512 neg = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(dmin), _mm512_set1_epi32(static_cast<int>(0x80000000u))));
+      summs = _mm512_fmadd_ps(_mm512_cvtepi32_ps(msum), neg, summs);
     }
   }
   __m512 c[4];
   for (int i = 0; i < 4; ++i) c[i] = _mm512_add_ps(acc[i], acc[i + 4]);
-  _mm512_storeu_ps(out, _mm512_add_ps(_mm512_add_ps(c[0], c[2]), _mm512_add_ps(c[1], c[3])));
+  __m512 y = _mm512_add_ps(_mm512_add_ps(c[0], c[2]), _mm512_add_ps(c[1], c[3]));
+  if constexpr (!kQ6) y = _mm512_add_ps(y, summs);
+  _mm512_storeu_ps(out, y);
 }
 
-void gemm_q6k(const WeightTile& w, const ActPack& a, int64_t t0, int64_t t1, float* Y, int64_t ldy, int64_t row0, int rows) {
+void gemm_k8(const TileFormat& f, const WeightTile& w, const ActPack& a, int64_t t0, int64_t t1, float* Y, int64_t ldy,
+             int64_t row0, int rows) {
   alignas(64) float y[16];
   for (int64_t t = t0; t < t1; ++t)
     for (int g = 0; g * 16 < rows; ++g) {
-      q6k_group(w, a, t, g, y);
+      if (f.wtype == GgmlType::Q6_K) k8_group<true>(w, a, t, g, y);
+      else k8_group<false>(w, a, t, g, y);
       for (int r = 16 * g; r < std::min(rows, 16 * g + 16); ++r) Y[t * ldy + row0 + r] = y[r - 16 * g];
     }
 }
@@ -216,7 +236,7 @@ void gemm_q6k(const WeightTile& w, const ActPack& a, int64_t t0, int64_t t1, flo
 void qtile_gemm__avx512(const TileFormat& f, const WeightTile& w, const ActPack& a, int64_t t0, int64_t t1, float* Y,
                   int64_t ldy, int64_t row0, int rows) {
   if (f.order == TileOrder::Lane8) return gemm_lane8(f, w, a, t0, t1, Y, ldy, row0, rows);
-  if (f.order == TileOrder::Q6K) return gemm_q6k(w, a, t0, t1, Y, ldy, row0, rows);
+  if (f.order == TileOrder::K8) return gemm_k8(f, w, a, t0, t1, Y, ldy, row0, rows);
   if (w.sub == 16) {
     if (f.mins) gemm_tokens<16, true>(w, a, t0, t1, Y, ldy, row0, rows);
     else gemm_tokens<16, false>(w, a, t0, t1, Y, ldy, row0, rows);

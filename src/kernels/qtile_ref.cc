@@ -38,41 +38,48 @@ void qtile_gemm_lane8__ref(const TileFormat& f, const WeightTile& w, const ActPa
   }
 }
 
-// The Q6K order (qtile.h: TileOrder::Q6K), lane by lane.
-void qtile_gemm_q6k__ref(const TileFormat& f, const WeightTile& w, const ActPack& a, int64_t t0, int64_t t1, float* Y,
-                         int64_t ldy, int64_t row0, int rows) {
-  const int64_t n = w.n, nsub = n / 16;
+// The K8 order (qtile.h: TileOrder::K8), lane by lane.
+void qtile_gemm_k8__ref(const TileFormat& f, const WeightTile& w, const ActPack& a, int64_t t0, int64_t t1, float* Y,
+                        int64_t ldy, int64_t row0, int rows) {
+  const int64_t n = w.n, nsub = n / f.sub, nsb = n / 256, per = 256 / f.sub;
+  const bool q6 = f.wtype == GgmlType::Q6_K;
   for (int64_t t = t0; t < t1; ++t) {
     const int8_t* ac = a.codes.data() + t * n;
+    const int32_t* B = a.bsum.data() + t * (n / 16);
     for (int r = 0; r < rows; ++r) {
-      float acc[8] = {};
-      for (int64_t sb = 0; sb < n / 256; ++sb) {
-        const int32_t* sc = w.isc.data() + 16 * sb * kTileRows + r;   // sc[s * kTileRows]
+      float acc[8] = {}, summs = 0.0f;
+      for (int64_t sb = 0; sb < nsb; ++sb) {
+        auto sc = [&](int64_t s) { return w.isc[(per * sb + s) * kTileRows + r]; };
         int32_t L[8] = {};
         for (int c = 0; c < 8; ++c)
           for (int l = 0; l < 8; ++l) {
             int32_t q = 0;
             for (int e = 0; e < 4; ++e)
               q += static_cast<int32_t>(w.codes[(64 * sb + 8 * c + l) * 128 + 4 * r + e]) * ac[256 * sb + 32 * c + 4 * l + e];
-            L[l] += sc[(2 * c + l / 4) * kTileRows] * q;
+            L[l] += sc(q6 ? 2 * c + l / 4 : c) * q;
           }
-        const int32_t* init = a.init.data() + t * nsub + 16 * sb;   // −32 · Σa per 16
-        const float p = w.dsb[sb * kTileRows + r] * a.da[t * nsub + 16 * sb];
-        for (int l = 0; l < 8; ++l) {
-          const int32_t corr = sc[2 * l * kTileRows] * (-init[2 * l] / 32) + sc[(2 * l + 1) * kTileRows] * (-init[2 * l + 1] / 32);
-          acc[l] = std::fma(p, static_cast<float>(L[l] - 32 * corr), acc[l]);
+        if (q6)
+          for (int l = 0; l < 8; ++l) L[l] -= 32 * (sc(2 * l) * B[16 * sb + 2 * l] + sc(2 * l + 1) * B[16 * sb + 2 * l + 1]);
+        const float da = a.da[t * nsub + per * sb];
+        const float p = w.dsb[sb * kTileRows + r] * da;
+        for (int l = 0; l < 8; ++l) acc[l] = std::fma(p, static_cast<float>(L[l]), acc[l]);
+        if (f.mins) {
+          int32_t msum = 0;
+          for (int s = 0; s < 8; ++s) msum += w.imn[(8 * sb + s) * kTileRows + r] * (B[16 * sb + 2 * s] + B[16 * sb + 2 * s + 1]);
+          summs = std::fma(static_cast<float>(msum), -(da * w.dmsb[sb * kTileRows + r]), summs);
         }
       }
       float c[4];
       for (int i = 0; i < 4; ++i) c[i] = acc[i] + acc[i + 4];
-      Y[t * ldy + row0 + r] = (c[0] + c[2]) + (c[1] + c[3]);
+      const float y = (c[0] + c[2]) + (c[1] + c[3]);
+      Y[t * ldy + row0 + r] = f.mins ? y + summs : y;
     }
   }
 }
 
 void qtile_gemm__ref(const TileFormat& f, const WeightTile& w, const ActPack& a, int64_t t0, int64_t t1, float* Y,
                int64_t ldy, int64_t row0, int rows) {
-  if (f.order == TileOrder::Q6K) return qtile_gemm_q6k__ref(f, w, a, t0, t1, Y, ldy, row0, rows);
+  if (f.order == TileOrder::K8) return qtile_gemm_k8__ref(f, w, a, t0, t1, Y, ldy, row0, rows);
   if (f.order == TileOrder::Lane8) return qtile_gemm_lane8__ref(f, w, a, t0, t1, Y, ldy, row0, rows);
   const int64_t n = w.n, S = w.sub, nsub = n / S;
   for (int64_t t = t0; t < t1; ++t) {

@@ -225,11 +225,25 @@ void row_tq2_0(const uint8_t* x, int64_t n, uint8_t* u, float* sw, float*) {
   }
 }
 
-// Q6_K's scales for the Q6K order (qtile.h): int8 sc per 16 and f16 d per 256, row r of the tile.
-inline void q6k_int_scales(const uint8_t* x, int64_t n, int r, WeightTile& t) {
-  for (int64_t b = 0; b < n / 256; ++b, x += sizeof(BlockQ6K)) {
-    t.dsb[b * kTileRows + r] = f16_at(x + 208);
-    for (int s = 0; s < 16; ++s) t.isc[(16 * b + s) * kTileRows + r] = static_cast<int8_t>(x[192 + s]);
+// The integer scales of the K8 order (qtile.h) for row r of the tile: Q6_K's int8 sc per 16
+// and d; Q5_K's 6-bit sc and m per 32, d and dmin.
+inline void k8_int_scales(GgmlType type, const uint8_t* x, int64_t n, int r, WeightTile& t) {
+  if (type == GgmlType::Q6_K) {
+    for (int64_t b = 0; b < n / 256; ++b, x += sizeof(BlockQ6K)) {
+      t.dsb[b * kTileRows + r] = f16_at(x + 208);
+      for (int s = 0; s < 16; ++s) t.isc[(16 * b + s) * kTileRows + r] = static_cast<int8_t>(x[192 + s]);
+    }
+    return;
+  }
+  for (int64_t b = 0; b < n / 256; ++b, x += sizeof(BlockQ5K)) {   // Q5_K
+    t.dsb[b * kTileRows + r] = f16_at(x);
+    t.dmsb[b * kTileRows + r] = f16_at(x + 2);
+    for (int s = 0; s < 8; ++s) {
+      uint8_t sc, m;
+      get_scale_min_k4(s, x + 4, &sc, &m);
+      t.isc[(8 * b + s) * kTileRows + r] = sc;
+      t.imn[(8 * b + s) * kTileRows + r] = m;
+    }
   }
 }
 
@@ -272,7 +286,7 @@ void unpack_tile_rows(const TileFormat& f, const QMatrix& W, int64_t row0, Weigh
     const uint8_t* row = W.data + (row0 + r) * W.row_bytes;
     decode(row, n, staging.data() + r * n, sw.data(), mw.data());
     for (int64_t s = 0; s < nsub; ++s) t.sw[s * kTileRows + r] = sw[s];
-    if (f.order == TileOrder::Q6K) q6k_int_scales(row, n, r, t);
+    if (f.order == TileOrder::K8) k8_int_scales(f.wtype, row, n, r, t);
     if (f.mins)
       for (int64_t s = 0; s < nsub; ++s) t.mw[s * kTileRows + r] = mw[s];
   }
