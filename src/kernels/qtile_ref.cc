@@ -42,7 +42,7 @@ void qtile_gemm_lane8__ref(const TileFormat& f, const WeightTile& w, const ActPa
 void qtile_gemm_k8__ref(const TileFormat& f, const WeightTile& w, const ActPack& a, int64_t t0, int64_t t1, float* Y,
                         int64_t ldy, int64_t row0, int rows) {
   const int64_t n = w.n, nsub = n / f.sub, nsb = n / 256, per = 256 / f.sub;
-  const bool q6 = f.wtype == GgmlType::Q6_K;
+  const bool q6 = f.wtype == GgmlType::Q6_K, q3 = f.wtype == GgmlType::Q3_K, per16 = q6 || q3;
   for (int64_t t = t0; t < t1; ++t) {
     const int8_t* ac = a.codes.data() + t * n;
     const int32_t* B = a.bsum.data() + t * (n / 16);
@@ -53,10 +53,10 @@ void qtile_gemm_k8__ref(const TileFormat& f, const WeightTile& w, const ActPack&
         int32_t L[8] = {};
         for (int c = 0; c < 8; ++c)
           for (int l = 0; l < 8; ++l) {
-            int32_t q = 0;
+            int32_t q = q3 ? a.qinit[t * (n / 4) + 64 * sb + 8 * c + l] : 0;
             for (int e = 0; e < 4; ++e)
               q += static_cast<int32_t>(w.codes[(64 * sb + 8 * c + l) * 128 + 4 * r + e]) * ac[256 * sb + 32 * c + 4 * l + e];
-            L[l] += sc(q6 ? 2 * c + l / 4 : c) * q;
+            L[l] += sc(per16 ? 2 * c + l / 4 : c) * q;
           }
         if (q6)
           for (int l = 0; l < 8; ++l) L[l] -= 32 * (sc(2 * l) * B[16 * sb + 2 * l] + sc(2 * l + 1) * B[16 * sb + 2 * l + 1]);
