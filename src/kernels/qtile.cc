@@ -32,7 +32,7 @@ constexpr TileFormat kFormats[] = {
     {GgmlType::Q8_0, GgmlType::Q8_0, 32, 128, false, TileOrder::Lane8},   {GgmlType::IQ4_NL, GgmlType::Q8_0, 32, 128, false, TileOrder::Sub},
     {GgmlType::Q2_K, GgmlType::Q8_K, 16, 0, true, TileOrder::Sub},     {GgmlType::Q3_K, GgmlType::Q8_K, 16, 4, false, TileOrder::K8},
     {GgmlType::Q4_K, GgmlType::Q8_K, 32, 0, true, TileOrder::Sub},     {GgmlType::Q5_K, GgmlType::Q8_K, 32, 0, true, TileOrder::K8},
-    {GgmlType::Q6_K, GgmlType::Q8_K, 16, 32, false, TileOrder::K8},   {GgmlType::IQ4_XS, GgmlType::Q8_K, 32, 128, false, TileOrder::Sub},
+    {GgmlType::Q6_K, GgmlType::Q8_K, 16, 32, false, TileOrder::K8},   {GgmlType::IQ4_XS, GgmlType::Q8_K, 32, 128, false, TileOrder::K8},
     {GgmlType::TQ2_0, GgmlType::Q8_K, 32, 1, false, TileOrder::Sub},
 };
 
@@ -80,7 +80,7 @@ void pack_init(const TileFormat& f, int64_t n, int64_t tokens, ActPack& p) {
   p.init.resize(T * nsub);
   p.da.resize(T * nsub);
   p.ma.resize(T * nsub);
-  const bool quads = f.order == TileOrder::Lane8 || f.wtype == GgmlType::Q3_K;
+  const bool quads = f.order == TileOrder::Lane8 || f.wtype == GgmlType::Q3_K || f.wtype == GgmlType::IQ4_XS;
   p.qinit.resize(quads ? T * static_cast<size_t>(n / 4) : 0);
   p.bsum.resize(f.act == GgmlType::Q8_K ? T * static_cast<size_t>(n / 16) : 0);
 }
@@ -101,7 +101,7 @@ void pack_token(const TileFormat& f, const float* x, int64_t t, ActPack& p, std:
       float d;
       std::memcpy(&d, b, 4);
       std::memcpy(codes + 256 * blk, b + 4, 256);
-      if (!p.qinit.empty())   // Q3_K (K8 order): −off · Σa per quad
+      if (!p.qinit.empty())   // Q3_K, IQ4_XS (K8 order): −off · Σa per quad
         for (int q = 0; q < 64; ++q) {
           int qs = 0;
           for (int e = 0; e < 4; ++e) qs += static_cast<int8_t>(b[4 + 4 * q + e]);

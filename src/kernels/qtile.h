@@ -47,10 +47,11 @@ constexpr int kTileRows = 32;
 //          block of 32, eight int32 sums of four products (quad q = elements 4q..4q+3) go into
 //          lane q: acc[q] = fma(sw·da, float(isum_q), acc[q]); with mins summs = fma(mw, ma,
 //          summs); y = ((c0 + c2) + (c1 + c3)) (+ summs), c_i = acc[i] + acc[i + 4];
-//   K8:    ggml_vec_dot_q6_K_q8_K / _q5_K_q8_K / _q3_K_q8_K (AVX2 code): per super-block eight
-//          int32 lanes, lane l = Σ over the 32-element chunks c of sc(c, l)·Σ(w·a over quad l of
-//          chunk c), sc the integer sub-block scale; w = q unsigned for Q6_K and Q5_K, the signed
-//          q − 4 for Q3_K; Q6_K subtracts 32·(sc[2l]·B[2l] + sc[2l+1]·B[2l+1]) (B: activation
+//   K8:    ggml_vec_dot_q6_K_q8_K / _q5_K_ / _q3_K_q8_K (AVX2 code): per super-block eight int32
+//          lanes, lane l = Σ over the 32-element chunks c of sc(c, l)·Σ(w·a over quad l of chunk
+//          c), sc the integer sub-block scale; w = q unsigned for Q6_K and Q5_K, the signed q − 4
+//          for Q3_K; IQ4_XS (llama.cpp's iqp batch kernel) keeps one lane, the super-block's
+//          whole integer sum, w its signed grid value; Q6_K subtracts 32·(sc[2l]·B[2l] + sc[2l+1]·B[2l+1]) (B: activation
 //          sums per 16). acc[l] = fma(d·da, float(lane l),
 //          acc[l]); Q5_K adds per super-block summs = fma(float(Σ m_s·B32_s), −(da·dmin), summs).
 //          y = the Lane8 reduction of acc (+ summs).

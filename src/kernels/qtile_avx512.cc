@@ -172,11 +172,12 @@ void gemm_lane8(const TileFormat& f, const WeightTile& w, const ActPack& a, int6
 
 // The K8 order (qtile.h) for sixteen rows (lane group g) and one token. kKind: the type — Q6_K
 // (scales per 16, the −32 correction), Q5_K (scales per 32, the min term) or Q3_K (scales per
-// 16, the −4 offset inside each quad's sum).
-enum K8Kind { kQ6, kQ5, kQ3 };
+// 16, the −4 offset inside each quad's sum) or IQ4_XS (scales per 32, the −128 offset inside
+// each quad's sum, one lane).
+enum K8Kind { kQ6, kQ5, kQ3, kIq4Xs };
 template <int kKind>
 void k8_group(const WeightTile& w, const ActPack& a, int64_t t, int g, float* out) {
-  constexpr int kPer = kKind == kQ5 ? 8 : 16;
+  constexpr int kPer = kKind == kQ5 || kKind == kIq4Xs ? 8 : 16;
   const int64_t n = w.n, nsub = n / (256 / kPer);
   const int8_t* ac = a.codes.data() + t * n;
   const int32_t* B = a.bsum.data() + t * (n / 16);
@@ -191,9 +192,9 @@ void k8_group(const WeightTile& w, const ActPack& a, int64_t t, int g, float* ou
     const int8_t* as = ac + 256 * sb;
     for (int c = 0; c < 8; ++c)
       for (int l = 0; l < 8; ++l) {
-        const __m512i init = kKind == kQ3 ? _mm512_set1_epi32(a.qinit[t * (n / 4) + 64 * sb + 8 * c + l]) : _mm512_setzero_si512();
+        const __m512i init = kKind == kQ3 || kKind == kIq4Xs ? _mm512_set1_epi32(a.qinit[t * (n / 4) + 64 * sb + 8 * c + l]) : _mm512_setzero_si512();
         const __m512i q = _mm512_dpbusd_epi32(init, _mm512_loadu_si512(wc + (8 * c + l) * 128), _mm512_set1_epi32(rd32(as + 32 * c + 4 * l)));
-        L[l] = _mm512_add_epi32(L[l], _mm512_mullo_epi32(q, sc[kKind == kQ5 ? c : 2 * c + l / 4]));
+        L[l] = _mm512_add_epi32(L[l], _mm512_mullo_epi32(q, sc[kPer == 8 ? c : 2 * c + l / 4]));
       }
     const int32_t* bs = B + 16 * sb;
     if constexpr (kKind == kQ6)
@@ -204,7 +205,12 @@ void k8_group(const WeightTile& w, const ActPack& a, int64_t t, int g, float* ou
       }
     const float da = a.da[t * nsub + kPer * sb];
     const __m512 p = _mm512_mul_ps(_mm512_loadu_ps(w.dsb.data() + sb * kTileRows + 16 * g), _mm512_set1_ps(da));
-    for (int l = 0; l < 8; ++l) acc[l] = _mm512_fmadd_ps(p, _mm512_cvtepi32_ps(L[l]), acc[l]);
+    if constexpr (kKind == kIq4Xs) {   // one lane: the super-block's whole sum
+      for (int l = 1; l < 8; ++l) L[0] = _mm512_add_epi32(L[0], L[l]);
+      acc[0] = _mm512_fmadd_ps(p, _mm512_cvtepi32_ps(L[0]), acc[0]);
+    } else {
+      for (int l = 0; l < 8; ++l) acc[l] = _mm512_fmadd_ps(p, _mm512_cvtepi32_ps(L[l]), acc[l]);
+    }
     if constexpr (kKind == kQ5) {
       __m512i msum = _mm512_setzero_si512();
       for (int s = 0; s < 8; ++s)
@@ -217,7 +223,7 @@ void k8_group(const WeightTile& w, const ActPack& a, int64_t t, int g, float* ou
   }
   __m512 c[4];
   for (int i = 0; i < 4; ++i) c[i] = _mm512_add_ps(acc[i], acc[i + 4]);
-  __m512 y = _mm512_add_ps(_mm512_add_ps(c[0], c[2]), _mm512_add_ps(c[1], c[3]));
+  __m512 y = _mm512_add_ps(_mm512_add_ps(c[0], c[2]), _mm512_add_ps(c[1], c[3]));   // = acc[0] for one lane
   if constexpr (kKind == kQ5) y = _mm512_add_ps(y, summs);
   _mm512_storeu_ps(out, y);
 }
@@ -229,6 +235,7 @@ void gemm_k8(const TileFormat& f, const WeightTile& w, const ActPack& a, int64_t
     for (int g = 0; g * 16 < rows; ++g) {
       if (f.wtype == GgmlType::Q6_K) k8_group<kQ6>(w, a, t, g, y);
       else if (f.wtype == GgmlType::Q3_K) k8_group<kQ3>(w, a, t, g, y);
+      else if (f.wtype == GgmlType::IQ4_XS) k8_group<kIq4Xs>(w, a, t, g, y);
       else k8_group<kQ5>(w, a, t, g, y);
       for (int r = 16 * g; r < std::min(rows, 16 * g + 16); ++r) Y[t * ldy + row0 + r] = y[r - 16 * g];
     }

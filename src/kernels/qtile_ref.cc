@@ -3,6 +3,7 @@
 // uses — int32 sums from init, then acc = fma(float(isum), sw·da, acc) and, with mins,
 // acc = fma(mw, ma, acc) per sub-block — so the two agree bit for bit.
 #include <cmath>
+#include <utility>
 
 #include "kernels/qtile.h"
 #include "kernels/qtile_unpack.h"
@@ -42,7 +43,9 @@ void qtile_gemm_lane8__ref(const TileFormat& f, const WeightTile& w, const ActPa
 void qtile_gemm_k8__ref(const TileFormat& f, const WeightTile& w, const ActPack& a, int64_t t0, int64_t t1, float* Y,
                         int64_t ldy, int64_t row0, int rows) {
   const int64_t n = w.n, nsub = n / f.sub, nsb = n / 256, per = 256 / f.sub;
-  const bool q6 = f.wtype == GgmlType::Q6_K, q3 = f.wtype == GgmlType::Q3_K, per16 = q6 || q3;
+  const bool q6 = f.wtype == GgmlType::Q6_K, per16 = q6 || f.wtype == GgmlType::Q3_K;
+  const bool q3 = !a.qinit.empty();   // Q3_K, IQ4_XS: the offset inside each quad's sum
+  const bool one_lane = f.wtype == GgmlType::IQ4_XS;
   for (int64_t t = t0; t < t1; ++t) {
     const int8_t* ac = a.codes.data() + t * n;
     const int32_t* B = a.bsum.data() + t * (n / 16);
@@ -62,6 +65,8 @@ void qtile_gemm_k8__ref(const TileFormat& f, const WeightTile& w, const ActPack&
           for (int l = 0; l < 8; ++l) L[l] -= 32 * (sc(2 * l) * B[16 * sb + 2 * l] + sc(2 * l + 1) * B[16 * sb + 2 * l + 1]);
         const float da = a.da[t * nsub + per * sb];
         const float p = w.dsb[sb * kTileRows + r] * da;
+        if (one_lane)
+          for (int l = 1; l < 8; ++l) L[0] += std::exchange(L[l], 0);
         for (int l = 0; l < 8; ++l) acc[l] = std::fma(p, static_cast<float>(L[l]), acc[l]);
         if (f.mins) {
           int32_t msum = 0;

@@ -226,12 +226,23 @@ void row_tq2_0(const uint8_t* x, int64_t n, uint8_t* u, float* sw, float*) {
 }
 
 // The integer scales of the K8 order (qtile.h) for row r of the tile: Q6_K's int8 sc per 16
-// and d; Q3_K's 6-bit sc − 32 per 16 and d; Q5_K's 6-bit sc and m per 32, d and dmin.
+// and d; Q3_K's 6-bit sc − 32 per 16 and d; IQ4_XS's 6-bit sc − 32 per 32 and d; Q5_K's
+// 6-bit sc and m per 32, d and dmin.
 inline void k8_int_scales(GgmlType type, const uint8_t* x, int64_t n, int r, WeightTile& t) {
   if (type == GgmlType::Q6_K) {
     for (int64_t b = 0; b < n / 256; ++b, x += sizeof(BlockQ6K)) {
       t.dsb[b * kTileRows + r] = f16_at(x + 208);
       for (int s = 0; s < 16; ++s) t.isc[(16 * b + s) * kTileRows + r] = static_cast<int8_t>(x[192 + s]);
+    }
+    return;
+  }
+  if (type == GgmlType::IQ4_XS) {
+    for (int64_t b = 0; b < n / 256; ++b, x += sizeof(BlockIq4Xs)) {
+      t.dsb[b * kTileRows + r] = f16_at(x);
+      uint16_t sh;
+      std::memcpy(&sh, x + 2, 2);
+      for (int j = 0; j < 8; ++j)
+        t.isc[(8 * b + j) * kTileRows + r] = (((x[4 + j / 2] >> 4 * (j % 2)) & 15) | ((sh >> 2 * j) & 3) << 4) - 32;
     }
     return;
   }
