@@ -51,7 +51,8 @@ constexpr int kTileRows = 32;
 //          lanes, lane l = Σ over the 32-element chunks c of sc(c, l)·Σ(w·a over quad l of chunk
 //          c), sc the integer sub-block scale; w = q unsigned for Q6_K and Q5_K, the signed q − 4
 //          for Q3_K; IQ4_XS (llama.cpp's iqp batch kernel) keeps one lane, the super-block's
-//          whole integer sum, w its signed grid value; Q6_K subtracts 32·(sc[2l]·B[2l] + sc[2l+1]·B[2l+1]) (B: activation
+//          whole integer sum, w its signed grid value; TQ2_0 has no scales (sc = 1), w = t + 1
+//          and subtracts B[2l] + B[2l+1]; Q6_K subtracts 32·(sc[2l]·B[2l] + sc[2l+1]·B[2l+1]) (B: activation
 //          sums per 16). acc[l] = fma(d·da, float(lane l),
 //          acc[l]); Q5_K adds per super-block summs = fma(float(Σ m_s·B32_s), −(da·dmin), summs).
 //          y = the Lane8 reduction of acc (+ summs). Q2_K (llama.cpp's repacked Q2_K GEMM): per

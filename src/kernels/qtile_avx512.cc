@@ -173,11 +173,11 @@ void gemm_lane8(const TileFormat& f, const WeightTile& w, const ActPack& a, int6
 // The K8 order (qtile.h) for sixteen rows (lane group g) and one token. kKind: the type — Q6_K
 // (scales per 16, the −32 correction), Q5_K (scales per 32, the min term) or Q3_K (scales per
 // 16, the −4 offset inside each quad's sum) or IQ4_XS (scales per 32, the −128 offset inside
-// each quad's sum, one lane).
-enum K8Kind { kQ6, kQ5, kQ3, kIq4Xs };
+// each quad's sum, one lane) or TQ2_0 (no scales, −B[2l] − B[2l+1] per lane).
+enum K8Kind { kQ6, kQ5, kQ3, kIq4Xs, kTq2 };
 template <int kKind>
 void k8_group(const WeightTile& w, const ActPack& a, int64_t t, int g, float* out) {
-  constexpr int kPer = kKind == kQ5 || kKind == kIq4Xs ? 8 : 16;
+  constexpr int kPer = kKind == kQ5 || kKind == kIq4Xs || kKind == kTq2 ? 8 : 16;
   const int64_t n = w.n, nsub = n / (256 / kPer);
   const int8_t* ac = a.codes.data() + t * n;
   const int32_t* B = a.bsum.data() + t * (n / 16);
@@ -197,6 +197,8 @@ void k8_group(const WeightTile& w, const ActPack& a, int64_t t, int g, float* ou
         L[l] = _mm512_add_epi32(L[l], _mm512_mullo_epi32(q, sc[kPer == 8 ? c : 2 * c + l / 4]));
       }
     const int32_t* bs = B + 16 * sb;
+    if constexpr (kKind == kTq2)
+      for (int l = 0; l < 8; ++l) L[l] = _mm512_sub_epi32(L[l], _mm512_set1_epi32(bs[2 * l] + bs[2 * l + 1]));
     if constexpr (kKind == kQ6)
       for (int l = 0; l < 8; ++l) {
         const __m512i corr = _mm512_add_epi32(_mm512_mullo_epi32(sc[2 * l], _mm512_set1_epi32(bs[2 * l])),
@@ -265,6 +267,7 @@ void gemm_k8(const TileFormat& f, const WeightTile& w, const ActPack& a, int64_t
       else if (f.wtype == GgmlType::Q6_K) k8_group<kQ6>(w, a, t, g, y);
       else if (f.wtype == GgmlType::Q3_K) k8_group<kQ3>(w, a, t, g, y);
       else if (f.wtype == GgmlType::IQ4_XS) k8_group<kIq4Xs>(w, a, t, g, y);
+      else if (f.wtype == GgmlType::TQ2_0) k8_group<kTq2>(w, a, t, g, y);
       else k8_group<kQ5>(w, a, t, g, y);
       for (int r = 16 * g; r < std::min(rows, 16 * g + 16); ++r) Y[t * ldy + row0 + r] = y[r - 16 * g];
     }

@@ -227,12 +227,19 @@ void row_tq2_0(const uint8_t* x, int64_t n, uint8_t* u, float* sw, float*) {
 
 // The integer scales of the K8 order (qtile.h) for row r of the tile: Q6_K's int8 sc per 16
 // and d; Q3_K's 6-bit sc − 32 per 16 and d; IQ4_XS's 6-bit sc − 32 per 32 and d; Q5_K's
-// 6-bit sc and m per 32, Q2_K's 4-bit sc and m per 16, d and dmin.
+// 6-bit sc and m per 32, Q2_K's 4-bit sc and m per 16, d and dmin; TQ2_0's d (sc = 1).
 inline void k8_int_scales(GgmlType type, const uint8_t* x, int64_t n, int r, WeightTile& t) {
   if (type == GgmlType::Q6_K) {
     for (int64_t b = 0; b < n / 256; ++b, x += sizeof(BlockQ6K)) {
       t.dsb[b * kTileRows + r] = f16_at(x + 208);
       for (int s = 0; s < 16; ++s) t.isc[(16 * b + s) * kTileRows + r] = static_cast<int8_t>(x[192 + s]);
+    }
+    return;
+  }
+  if (type == GgmlType::TQ2_0) {
+    for (int64_t b = 0; b < n / 256; ++b, x += sizeof(BlockTq2_0)) {
+      t.dsb[b * kTileRows + r] = f16_at(x + 64);
+      for (int j = 0; j < 8; ++j) t.isc[(8 * b + j) * kTileRows + r] = 1;
     }
     return;
   }
