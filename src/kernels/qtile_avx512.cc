@@ -267,7 +267,7 @@ void gemm_k8(const TileFormat& f, const WeightTile& w, const ActPack& a, int64_t
       else if (f.wtype == GgmlType::Q6_K) k8_group<kQ6>(w, a, t, g, y);
       else if (f.wtype == GgmlType::Q3_K) k8_group<kQ3>(w, a, t, g, y);
       else if (f.wtype == GgmlType::IQ4_XS) k8_group<kIq4Xs>(w, a, t, g, y);
-      else if (f.wtype == GgmlType::TQ2_0) k8_group<kTq2>(w, a, t, g, y);
+      else if (f.wtype == GgmlType::TQ2_0 || f.wtype == GgmlType::TQ1_0) k8_group<kTq2>(w, a, t, g, y);
       else k8_group<kQ5>(w, a, t, g, y);
       for (int r = 16 * g; r < std::min(rows, 16 * g + 16); ++r) Y[t * ldy + row0 + r] = y[r - 16 * g];
     }

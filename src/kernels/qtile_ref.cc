@@ -89,7 +89,7 @@ void qtile_gemm_k8__ref(const TileFormat& f, const WeightTile& w, const ActPack&
           }
         if (q6)
           for (int l = 0; l < 8; ++l) L[l] -= 32 * (sc(2 * l) * B[16 * sb + 2 * l] + sc(2 * l + 1) * B[16 * sb + 2 * l + 1]);
-        if (f.wtype == GgmlType::TQ2_0)
+        if (f.wtype == GgmlType::TQ2_0 || f.wtype == GgmlType::TQ1_0)
           for (int l = 0; l < 8; ++l) L[l] -= B[16 * sb + 2 * l] + B[16 * sb + 2 * l + 1];
         const float da = a.da[t * nsub + per * sb];
         const float p = w.dsb[sb * kTileRows + r] * da;

@@ -21,7 +21,7 @@ namespace {
 
 constexpr GgmlType kTypes[] = {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0,  GgmlType::Q5_1,   GgmlType::Q8_0,
                                GgmlType::IQ4_NL, GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K,
-                               GgmlType::Q6_K, GgmlType::IQ4_XS, GgmlType::TQ2_0};
+                               GgmlType::Q6_K, GgmlType::IQ4_XS, GgmlType::TQ2_0, GgmlType::TQ1_0};
 
 // A codec-quantized random matrix (rows × n) starting one byte into its buffer.
 struct Matrix {
@@ -196,7 +196,7 @@ TEST(QTile, DecodeKernelAgreesWithTheDotKernels) {
 }
 
 TEST(QTile, TypesWithoutAnUnpackerDecline) {
-  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::TQ1_0}) {
+  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16}) {
     EXPECT_EQ(tile_format(t), nullptr);
     QMatrix w{t, nullptr, 256, 1, 0};
     float x[256] = {}, y[1];

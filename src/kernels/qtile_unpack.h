@@ -236,9 +236,10 @@ inline void k8_int_scales(GgmlType type, const uint8_t* x, int64_t n, int r, Wei
     }
     return;
   }
-  if (type == GgmlType::TQ2_0) {
-    for (int64_t b = 0; b < n / 256; ++b, x += sizeof(BlockTq2_0)) {
-      t.dsb[b * kTileRows + r] = f16_at(x + 64);
+  if (type == GgmlType::TQ2_0 || type == GgmlType::TQ1_0) {
+    const bool tq1 = type == GgmlType::TQ1_0;
+    for (int64_t b = 0; b < n / 256; ++b, x += tq1 ? sizeof(BlockTq1_0) : sizeof(BlockTq2_0)) {
+      t.dsb[b * kTileRows + r] = f16_at(x + (tq1 ? 52 : 64));
       for (int j = 0; j < 8; ++j) t.isc[(8 * b + j) * kTileRows + r] = 1;
     }
     return;
@@ -287,6 +288,26 @@ inline void k8_int_scales(GgmlType type, const uint8_t* x, int64_t n, int r, Wei
   }
 }
 
+// TQ1_0: t + 1 in 0..2 from base-3 digits (blocks.h): digit k of byte q is ((q·3^k) mod 256)·3 >> 8.
+inline uint8_t tq1_digit(uint8_t q, int k) {
+  static constexpr uint8_t kPow3[6] = {1, 3, 9, 27, 81, 243};
+  const uint8_t v = static_cast<uint8_t>(q * kPow3[k]);
+  return static_cast<uint8_t>((static_cast<uint16_t>(v) * 3) >> 8);
+}
+
+void row_tq1_0(const uint8_t* x, int64_t n, uint8_t* u, float* sw, float*) {
+  for (int64_t b = 0; b < n / 256; ++b, x += sizeof(BlockTq1_0), sw += 8) {
+    const float d = f16_at(x + 52);
+    for (int j = 0; j < 8; ++j) sw[j] = d;
+    for (int k = 0; k < 5; ++k)
+      for (int m = 0; m < 32; ++m) *u++ = tq1_digit(x[m], k);
+    for (int k = 0; k < 5; ++k)
+      for (int m = 0; m < 16; ++m) *u++ = tq1_digit(x[32 + m], k);
+    for (int k = 0; k < 4; ++k)
+      for (int j = 0; j < 4; ++j) *u++ = tq1_digit(x[48 + j], k);
+  }
+}
+
 using RowDecoder = void (*)(const uint8_t* row, int64_t n, uint8_t* u, float* sw, float* mw);
 
 RowDecoder row_decoder(GgmlType t) {
@@ -304,6 +325,7 @@ RowDecoder row_decoder(GgmlType t) {
     case GgmlType::Q6_K: return row_q6_k;
     case GgmlType::IQ4_XS: return row_iq4_xs;
     case GgmlType::TQ2_0: return row_tq2_0;
+    case GgmlType::TQ1_0: return row_tq1_0;
     default: return nullptr;
   }
 }
