@@ -31,7 +31,7 @@ constexpr TileFormat kFormats[] = {
     {GgmlType::Q5_0, GgmlType::Q8_0, 32, 16, false, TileOrder::Lane8},    {GgmlType::Q5_1, GgmlType::Q8_1, 32, 0, true, TileOrder::Lane8},
     {GgmlType::Q8_0, GgmlType::Q8_0, 32, 128, false, TileOrder::Lane8},   {GgmlType::IQ4_NL, GgmlType::Q8_0, 32, 128, false, TileOrder::Sub},
     {GgmlType::Q2_K, GgmlType::Q8_K, 16, 0, true, TileOrder::K8},     {GgmlType::Q3_K, GgmlType::Q8_K, 16, 4, false, TileOrder::K8},
-    {GgmlType::Q4_K, GgmlType::Q8_K, 32, 0, true, TileOrder::Sub},     {GgmlType::Q5_K, GgmlType::Q8_K, 32, 0, true, TileOrder::K8},
+    {GgmlType::Q4_K, GgmlType::Q8_K, 32, 0, true, TileOrder::K8},     {GgmlType::Q5_K, GgmlType::Q8_K, 32, 0, true, TileOrder::K8},
     {GgmlType::Q6_K, GgmlType::Q8_K, 16, 32, false, TileOrder::K8},   {GgmlType::IQ4_XS, GgmlType::Q8_K, 32, 128, false, TileOrder::K8},
     {GgmlType::TQ2_0, GgmlType::Q8_K, 32, 1, false, TileOrder::K8},   {GgmlType::TQ1_0, GgmlType::Q8_K, 32, 1, false, TileOrder::K8},
 };

@@ -55,9 +55,10 @@ constexpr int kTileRows = 32;
 //          and subtracts B[2l] + B[2l+1]; Q6_K subtracts 32·(sc[2l]·B[2l] + sc[2l+1]·B[2l+1]) (B: activation
 //          sums per 16). acc[l] = fma(d·da, float(lane l),
 //          acc[l]); Q5_K adds per super-block summs = fma(float(Σ m_s·B32_s), −(da·dmin), summs).
-//          y = the Lane8 reduction of acc (+ summs). Q2_K (llama.cpp's repacked Q2_K GEMM): per
-//          half super-block h (128 elements) acc = fma(float(Σ sc·Σq·a), d·da, acc) and accm =
-//          fma(float(Σ m·B), dmin·da, accm) over its eight sub-blocks; y = acc − accm.
+//          y = the Lane8 reduction of acc (+ summs). Q2_K and Q4_K (llama.cpp's repacked GEMMs):
+//          per group of sub-blocks — a half super-block (eight of 16) for Q2_K, a pair (two of
+//          32) for Q4_K — acc = fma(float(Σ sc·Σq·a), d·da, acc) and accm = fma(float(Σ m·B),
+//          dmin·da, accm); y = acc − accm.
 enum class TileOrder { Sub, Lane8, K8 };
 
 // How one weight type maps onto the uniform layout (one traits table, qtile.cc).

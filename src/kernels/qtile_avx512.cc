@@ -230,26 +230,31 @@ void k8_group(const WeightTile& w, const ActPack& a, int64_t t, int g, float* ou
   _mm512_storeu_ps(out, y);
 }
 
-// Q2_K in the K8 order's half-super-block form (qtile.h), sixteen rows and one token.
-void q2k_group(const WeightTile& w, const ActPack& a, int64_t t, int g, float* out) {
-  const int64_t n = w.n, nsub = n / 16;
+// Q2_K and Q4_K in the K8 order's group form (qtile.h: a half super-block of eight 16-element
+// sub-blocks, or a pair of 32-element ones), sixteen rows and one token.
+template <int S, int kGroup>
+void grouped_k8(const WeightTile& w, const ActPack& a, int64_t t, int g, float* out) {
+  constexpr int kPer = 256 / S;
+  const int64_t n = w.n, nsub = n / S;
   const int8_t* ac = a.codes.data() + t * n;
   const int32_t* B = a.bsum.data() + t * (n / 16);
   __m512 acc = _mm512_setzero_ps(), accm = _mm512_setzero_ps();
   for (int64_t sb = 0; sb < n / 256; ++sb) {
-    const __m512 d = _mm512_set1_ps(a.da[t * nsub + 16 * sb]);
+    const __m512 d = _mm512_set1_ps(a.da[t * nsub + kPer * sb]);
     const __m512 pd = _mm512_mul_ps(_mm512_loadu_ps(w.dsb.data() + sb * kTileRows + 16 * g), d);
     const __m512 pm = _mm512_mul_ps(_mm512_loadu_ps(w.dmsb.data() + sb * kTileRows + 16 * g), d);
-    for (int h = 0; h < 2; ++h) {
+    for (int g0 = 0; g0 < kPer; g0 += kGroup) {
       __m512i L = _mm512_setzero_si512(), M = _mm512_setzero_si512();
-      for (int s = 8 * h; s < 8 * h + 8; ++s) {
-        const uint8_t* wc = w.codes.data() + (64 * sb + 4 * s) * 128 + 64 * g;
-        const int8_t* as = ac + 256 * sb + 16 * s;
+      for (int s = g0; s < g0 + kGroup; ++s) {
+        const int64_t e0 = 256 * sb + S * s;
+        const uint8_t* wc = w.codes.data() + (e0 / 4) * 128 + 64 * g;
         __m512i q = _mm512_setzero_si512();
-        for (int k = 0; k < 4; ++k) q = _mm512_dpbusd_epi32(q, _mm512_loadu_si512(wc + 128 * k), _mm512_set1_epi32(rd32(as + 4 * k)));
-        const int64_t at = (16 * sb + s) * kTileRows + 16 * g;
+        for (int k = 0; k < S / 4; ++k) q = _mm512_dpbusd_epi32(q, _mm512_loadu_si512(wc + 128 * k), _mm512_set1_epi32(rd32(ac + e0 + 4 * k)));
+        int32_t bs = 0;
+        for (int k = 0; k < S / 16; ++k) bs += B[e0 / 16 + k];
+        const int64_t at = (kPer * sb + s) * kTileRows + 16 * g;
         L = _mm512_add_epi32(L, _mm512_mullo_epi32(q, _mm512_loadu_si512(w.isc.data() + at)));
-        M = _mm512_add_epi32(M, _mm512_mullo_epi32(_mm512_loadu_si512(w.imn.data() + at), _mm512_set1_epi32(B[16 * sb + s])));
+        M = _mm512_add_epi32(M, _mm512_mullo_epi32(_mm512_loadu_si512(w.imn.data() + at), _mm512_set1_epi32(bs)));
       }
       acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(L), pd, acc);
       accm = _mm512_fmadd_ps(_mm512_cvtepi32_ps(M), pm, accm);
@@ -263,7 +268,8 @@ void gemm_k8(const TileFormat& f, const WeightTile& w, const ActPack& a, int64_t
   alignas(64) float y[16];
   for (int64_t t = t0; t < t1; ++t)
     for (int g = 0; g * 16 < rows; ++g) {
-      if (f.wtype == GgmlType::Q2_K) q2k_group(w, a, t, g, y);
+      if (f.wtype == GgmlType::Q2_K) grouped_k8<16, 8>(w, a, t, g, y);
+      else if (f.wtype == GgmlType::Q4_K) grouped_k8<32, 2>(w, a, t, g, y);
       else if (f.wtype == GgmlType::Q6_K) k8_group<kQ6>(w, a, t, g, y);
       else if (f.wtype == GgmlType::Q3_K) k8_group<kQ3>(w, a, t, g, y);
       else if (f.wtype == GgmlType::IQ4_XS) k8_group<kIq4Xs>(w, a, t, g, y);

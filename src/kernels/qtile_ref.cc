@@ -43,7 +43,8 @@ void qtile_gemm_lane8__ref(const TileFormat& f, const WeightTile& w, const ActPa
 void qtile_gemm_k8__ref(const TileFormat& f, const WeightTile& w, const ActPack& a, int64_t t0, int64_t t1, float* Y,
                         int64_t ldy, int64_t row0, int rows) {
   const int64_t n = w.n, nsub = n / f.sub, nsb = n / 256, per = 256 / f.sub;
-  if (f.wtype == GgmlType::Q2_K) {   // two halves per super-block, scale and min accumulators
+  if (f.wtype == GgmlType::Q2_K || f.wtype == GgmlType::Q4_K) {   // groups of sub-blocks, scale and min accumulators
+    const int S = f.sub, per_group = f.wtype == GgmlType::Q2_K ? 8 : 2;
     for (int64_t t = t0; t < t1; ++t) {
       const int8_t* ac = a.codes.data() + t * n;
       const int32_t* B = a.bsum.data() + t * (n / 16);
@@ -51,14 +52,16 @@ void qtile_gemm_k8__ref(const TileFormat& f, const WeightTile& w, const ActPack&
         float acc = 0.0f, accm = 0.0f;
         for (int64_t sb = 0; sb < nsb; ++sb) {
           const float da = a.da[t * nsub + per * sb];
-          for (int h = 0; h < 2; ++h) {
+          for (int g0 = 0; g0 < per; g0 += per_group) {
             int32_t L = 0, M = 0;
-            for (int s = 8 * h; s < 8 * h + 8; ++s) {
+            for (int s = g0; s < g0 + per_group; ++s) {
+              const int64_t e0 = 256 * sb + S * s;
               int32_t q = 0;
-              for (int e = 0; e < 16; ++e)
-                q += static_cast<int32_t>(w.codes[((256 * sb + 16 * s + e) / 4) * 128 + 4 * r + e % 4]) * ac[256 * sb + 16 * s + e];
-              L += w.isc[(16 * sb + s) * kTileRows + r] * q;
-              M += w.imn[(16 * sb + s) * kTileRows + r] * B[16 * sb + s];
+              for (int e = 0; e < S; ++e) q += static_cast<int32_t>(w.codes[((e0 + e) / 4) * 128 + 4 * r + e % 4]) * ac[e0 + e];
+              int32_t bs = 0;
+              for (int k = 0; k < S / 16; ++k) bs += B[e0 / 16 + k];
+              L += w.isc[(per * sb + s) * kTileRows + r] * q;
+              M += w.imn[(per * sb + s) * kTileRows + r] * bs;
             }
             acc = std::fma(static_cast<float>(L), w.dsb[sb * kTileRows + r] * da, acc);
             accm = std::fma(static_cast<float>(M), w.dmsb[sb * kTileRows + r] * da, accm);

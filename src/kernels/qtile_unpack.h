@@ -227,7 +227,7 @@ void row_tq2_0(const uint8_t* x, int64_t n, uint8_t* u, float* sw, float*) {
 
 // The integer scales of the K8 order (qtile.h) for row r of the tile: Q6_K's int8 sc per 16
 // and d; Q3_K's 6-bit sc − 32 per 16 and d; IQ4_XS's 6-bit sc − 32 per 32 and d; Q5_K's
-// 6-bit sc and m per 32, Q2_K's 4-bit sc and m per 16, d and dmin; TQ2_0's d (sc = 1).
+// and Q4_K's 6-bit sc and m per 32, Q2_K's 4-bit sc and m per 16, d and dmin; TQ2_0's d (sc = 1).
 inline void k8_int_scales(GgmlType type, const uint8_t* x, int64_t n, int r, WeightTile& t) {
   if (type == GgmlType::Q6_K) {
     for (int64_t b = 0; b < n / 256; ++b, x += sizeof(BlockQ6K)) {
@@ -276,7 +276,8 @@ inline void k8_int_scales(GgmlType type, const uint8_t* x, int64_t n, int r, Wei
     }
     return;
   }
-  for (int64_t b = 0; b < n / 256; ++b, x += sizeof(BlockQ5K)) {   // Q5_K
+  const size_t bytes = type == GgmlType::Q4_K ? sizeof(BlockQ4K) : sizeof(BlockQ5K);
+  for (int64_t b = 0; b < n / 256; ++b, x += bytes) {   // Q4_K, Q5_K
     t.dsb[b * kTileRows + r] = f16_at(x);
     t.dmsb[b * kTileRows + r] = f16_at(x + 2);
     for (int s = 0; s < 8; ++s) {
