@@ -58,7 +58,7 @@ TEST(AwqGptqPipeline, RunsInLlamaCppWithTheSameLogprobs) {
   const auto ref = j["logprobs"].get<std::vector<double>>();
   const double mean = mean_abs_diff(lowbit_logprobs(awq_gptq_file(), tokens), ref);
   std::printf("[ llama.cpp ] AWQ+GPTQ Q4_0 mean |dlogp| %.3g\n", mean);
-  EXPECT_LT(mean, 2e-2);   // as for GPTQ's Q4_0 file (quant_llamacpp_test)
+  EXPECT_LT(mean, llamacpp_uses_avx512_order() ? 1e-4 : 2e-2);   // as for GPTQ's Q4_0 file (quant_llamacpp_test)
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <set>
 
 #include <cmath>
 
@@ -65,6 +67,19 @@ std::string write_temp(const std::string& name, const std::string& text) {
 bool judge_available() {
   return fs::exists(fs::path(LOWBIT_JUDGE).parent_path() / "node_modules" / "node-llama-cpp") &&
          run_cmd("node --version").status == 0;
+}
+
+bool llamacpp_uses_avx512_order() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("flags", 0) != 0) continue;
+    std::istringstream words(line.substr(line.find(':') + 1));
+    std::set<std::string> f;
+    for (std::string w; words >> w;) f.insert(w);
+    return f.count("avx512f") && f.count("avx512bw") && f.count("avx512dq") && f.count("avx512vl") && !f.count("amx_tile");
+  }
+  return false;
 }
 
 nlohmann::json judge(const std::string& mode, const std::string& model, const std::string& text_file,

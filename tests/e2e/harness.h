@@ -29,6 +29,11 @@ std::string head_of(const std::string& p, size_t n);
 bool judge_available();
 nlohmann::json judge(const std::string& mode, const std::string& model, const std::string& text_file,
                      const std::string& extra = "");
+// True when llama.cpp (node-llama-cpp's CPU backend) runs its AVX-512 code on this CPU — the
+// float order lowbit reproduces (kernels/ggml_math.h, qtile.h) — and not its AMX kernels:
+// avx512f/bw/dq/vl in /proc/cpuinfo and no amx_tile. Elsewhere (AVX2-only CPUs load ggml's
+// haswell build, whose sums run in 8 lanes) the two engines agree only to the rounding floor.
+bool llamacpp_uses_avx512_order();
 
 // ln P(tokens[i+1] | tokens[..i]) for every i, from lowbit's own forward pass of `model_path`.
 std::vector<double> lowbit_logprobs(const std::string& model_path, const std::vector<int32_t>& tokens);

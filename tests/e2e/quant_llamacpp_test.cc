@@ -36,18 +36,17 @@ TEST_P(QuantVsLlamaCpp, LogprobsMatch) {
   const double floor = mean_abs_diff(one["logprobs"].get<std::vector<double>>(), ref);
   std::printf("[ llama.cpp ] %-7s mean |dlogp| %.3g  max %.3g   (llama.cpp batch 192 vs batch 1: %.3g)\n", type.c_str(),
               mean, mx, floor);
-  // F16 matches to ~1e-4. With integer kernels both engines quantize every activation row to
-  // 8 bits; a last-bit float difference upstream (summation order, ggml's polynomial expf in
-  // softmax/SiLU) flips an occasional rounding, and flips compound through the layers. Where
-  // llama.cpp's batched path uses other kernels than its decode path (tinyBLAS for Q8_0, the
-  // repacked Q4_K GEMM, ...), llama.cpp moves by 1e-3 .. 6e-3 against itself when only its
-  // batch size changes (printed above); where both paths share one kernel (Q4_0, Q5_x, IQ4_NL,
-  // Q6_K) it is self-consistent, and the gap to lowbit is every other op's last bits amplified
-  // the same way (lowbit batch vs token-by-token: FloatOrder). Formats and dequantization are
-  // bit-exact (fixtures), so the test asserts that floor's order of magnitude; 1e-3 holds for
-  // F16 only.
-  const double tol = type == "F16" ? 1e-3 : type == "BF16" ? 2.5e-3 : 2e-2;
-  EXPECT_LT(mean, tol);
+  // Both engines round every activation row to 8 bits before an integer matrix product, so a
+  // last-bit float difference anywhere upstream flips an occasional rounding and the flips
+  // compound through the layers (llama.cpp against itself at another batch size: printed
+  // above, up to 6e-3). lowbit therefore evaluates the forward pass in llama.cpp's float order
+  // (kernels/ggml_math.h: attention, softmax, SwiGLU, rope; qtile.h: each type's batch kernel),
+  // read off its AVX-512 build. Where llama.cpp runs that build, every activation is equal bit
+  // for bit and the log-probs agree to ~2e-6 (the last softmax); F16/BF16 (float GEMMs, not
+  // reproduced) to ~1e-4 / ~9e-4. Elsewhere the test asserts the rounding floor's magnitude.
+  const bool exact = llamacpp_uses_avx512_order();
+  const double tol = type == "F16" || type == "BF16" ? 1e-3 : exact ? 1e-4 : 2e-2;
+  EXPECT_LT(mean, tol) << (exact ? "llama.cpp runs its AVX-512 build here: the activations should be bit-identical" : "");
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, QuantVsLlamaCpp,
@@ -74,7 +73,7 @@ TEST(GptqGguf, Q4_0RunsInLlamaCppWithTheSameLogprobs) {
   const auto ref = j["logprobs"].get<std::vector<double>>();
   const double mean = mean_abs_diff(lowbit_logprobs(gguf, tokens), ref);
   std::printf("[ llama.cpp ] GPTQ Q4_0 mean |dlogp| %.3g\n", mean);
-  EXPECT_LT(mean, 2e-2);   // the same activation-rounding chaos as any Q4_0 file (see above)
+  EXPECT_LT(mean, llamacpp_uses_avx512_order() ? 1e-4 : 2e-2);   // as any Q4_0 file (see above)
 }
 
 }  // namespace
