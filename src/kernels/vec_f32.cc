@@ -12,21 +12,11 @@ void axpy_f32__ref(float alpha, const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
 }
 
-float dot_f64acc__ref(const float* a, const float* b, int64_t n) {
-  double s = 0;
-  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(a[i] * b[i]);
-  return static_cast<float>(s);
-}
-
-void mad_f64acc__ref(double* acc, float s, const float* v, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) acc[i] += static_cast<double>(s * v[i]);
-}
-
 const VecF32Kernels* vec_f32_variants(int* count) {
   static const VecF32Kernels k[] = {
-      {Isa::Ref, dot_f32__ref, axpy_f32__ref, dot_f64acc__ref, mad_f64acc__ref},
-      {Isa::Avx2, dot_f32__avx2, axpy_f32__avx2, dot_f64acc__avx2, mad_f64acc__avx2},
-      {Isa::Avx512, dot_f32__avx512, axpy_f32__avx512, dot_f64acc__avx512, mad_f64acc__avx512},
+      {Isa::Ref, dot_f32__ref, axpy_f32__ref},
+      {Isa::Avx2, dot_f32__avx2, axpy_f32__avx2},
+      {Isa::Avx512, dot_f32__avx512, axpy_f32__avx512},
   };
   *count = static_cast<int>(cpu_best_isa()) + 1;  // only variants this CPU can run
   return k;

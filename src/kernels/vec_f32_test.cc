@@ -37,32 +37,6 @@ TEST(VecF32, EveryVariantMatchesReference) {
 
 // Float products summed in double: every variant forms the same products, so only the double
 // summation order differs (relative 1e-15 of the magnitude).
-TEST(VecF32, DoubleAccumulatingVariantsMatchReference) {
-  int count = 0;
-  const VecF32Kernels* ks = vec_f32_variants(&count);
-  std::mt19937 rng(2);
-  std::normal_distribution<float> nd;
-  for (int64_t n : {0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33, 64, 128, 1001}) {
-    std::vector<float> a(n + 1), b(n + 1);
-    for (auto& v : a) v = nd(rng);
-    for (auto& v : b) v = nd(rng);
-    double mag = 0;
-    for (int64_t i = 0; i < n; ++i) mag += std::fabs(a[i + 1] * b[i + 1]);
-    const float want = dot_f64acc__ref(a.data() + 1, b.data() + 1, n);
-    std::vector<double> acc0(n + 1);
-    for (auto& v : acc0) v = nd(rng);
-    std::vector<double> accr = acc0;
-    mad_f64acc__ref(accr.data() + 1, 0.61f, a.data() + 1, n);
-    for (int k = 0; k < count; ++k) {
-      SCOPED_TRACE(isa_name(ks[k].isa));
-      EXPECT_NEAR(ks[k].dot_f64acc(a.data() + 1, b.data() + 1, n), want, 1e-7 * mag + 1e-30) << "n=" << n;
-      std::vector<double> acc = acc0;
-      ks[k].mad_f64acc(acc.data() + 1, 0.61f, a.data() + 1, n);
-      for (int64_t i = 0; i <= n; ++i) EXPECT_EQ(acc[i], accr[i]) << "n=" << n << " i=" << i;   // same products, same adds
-    }
-  }
-}
-
 TEST(Cpu, ForceIsaClampsToHardware) {
   const Isa best = cpu_best_isa();
   force_isa(Isa::Ref);
