@@ -37,9 +37,7 @@ void qmatmul(const QMatrix& W, const float* X, int64_t T, float* Y, std::vector<
   // Interleaved weights (repacked at load): batches through the tile kernels, which read them
   // back to rows per tile; decode through the group kernels.
   if (W.layout == WeightLayout::Interleaved16) {
-    if (T >= kTileMinTokens && tile_path_enabled() && !repack_format(W.type)->groups_for_batches &&
-        qtile_matmul(W, X, T, Y, active_isa()))
-      return;
+    if (T >= kTileMinTokens && tile_path_enabled() && qtile_matmul(W, X, T, Y, active_isa())) return;
     return repacked_matmul(W, X, T, Y, active_isa());
   }
   // Batches: unpack each 32-row tile once for all tokens (qtile.h) where the type and ISA allow.

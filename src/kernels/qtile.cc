@@ -174,6 +174,9 @@ bool qtile_matmul(const QMatrix& W, const float* X, int64_t T, float* Y, Isa isa
   const TileFormat* f = tile_format(W.type);
   const TileKernels* k = tile_kernels(isa);
   if (!f || !k || W.in % f->sub != 0) return false;
+  // The interleaved unpacker fills codes and float scales only: K8-order types (Q4_K) batch
+  // through the repack group kernel instead (repack.h: groups_for_batches).
+  if (W.layout == WeightLayout::Interleaved16 && f->order == TileOrder::K8) return false;
   thread_local ActPack acts;
   pack_init(*f, W.in, T, acts);
   const int64_t tiles = (W.out + kTileRows - 1) / kTileRows;

@@ -56,7 +56,7 @@ struct RepackFormat {
   int nfields;
   RepackField fields[4];
   // Batches too go through the group kernel (its float order is llama.cpp's batch order for
-  // this type), not through the tile kernels.
+  // this type; qtile_matmul declines interleaved K8-order types), not through the tile kernels.
   bool groups_for_batches;
 };
 // nullptr when the type has no interleaved layout.
