@@ -8,6 +8,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include "kernels/hsum_avx512.h"
+
 #include <cmath>
 
 #include "kernels/ggml_math.h"
@@ -15,14 +17,6 @@
 
 namespace lowbit::ggml_math {
 namespace {
-
-// reduce16 of one vector: halves of 8, of 4, then (0 + 2, 1 + 3), then 0 + 1.
-inline float hsum16(__m512 v) {
-  const __m256 b = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-  const __m128 c = _mm_add_ps(_mm256_castps256_ps128(b), _mm256_extractf128_ps(b, 1));
-  const __m128 e = _mm_add_ps(c, _mm_permute_ps(c, 0x4e));
-  return _mm_cvtss_f32(_mm_add_ss(e, _mm_movehdup_ps(e)));
-}
 
 // expf_v_impl on 16 lanes (ggml_v_expf's operations).
 inline __m512 expf16(__m512 x) {
@@ -56,7 +50,7 @@ float dot(const float* x, const float* y, int64_t n) {
       a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 32), _mm512_loadu_ps(y + i + 32), a2);
       a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 48), _mm512_loadu_ps(y + i + 48), a3);
     }
-    sum = hsum16(_mm512_add_ps(_mm512_add_ps(a0, a2), _mm512_add_ps(a1, a3)));
+    sum = hsum16_tree(_mm512_add_ps(_mm512_add_ps(a0, a2), _mm512_add_ps(a1, a3)));
   }
   int64_t i = np;
   alignas(64) float p[16];
@@ -83,7 +77,7 @@ void softmax(float* s, int64_t n) {
     const __mmask16 m = n - j >= 16 ? static_cast<__mmask16>(0xFFFF) : tail_mask(n - j);
     const __m512 e = _mm512_maskz_mov_ps(m, expf16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + j), mx)));
     _mm512_mask_storeu_ps(s + j, m, e);
-    sum += static_cast<double>(hsum16(e));
+    sum += static_cast<double>(hsum16_tree(e));
   }
   const __m512 inv = _mm512_set1_ps(static_cast<float>(1.0 / sum));
   for (j = 0; j < n; j += 16) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "kernels/fgemm.h"
 #include "kernels/matmul.h"
 #include "kernels/qdot.h"
 #include "kernels/qtile.h"
@@ -34,6 +35,8 @@ void qmatmul(const QMatrix& W, const float* X, int64_t T, float* Y, std::vector<
     matmul_f32(reinterpret_cast<const float*>(W.data), W.in, W.out, X, T, Y);
     return;
   }
+  // F16 / BF16 batches: llama.cpp's tinyBLAS order (fgemm.h), for two or more tokens as there.
+  if (T >= 2 && fgemm_matmul(W, X, T, Y, active_isa())) return;
   // Interleaved weights (repacked at load): batches through the tile kernels, which read them
   // back to rows per tile; decode through the group kernels.
   if (W.layout == WeightLayout::Interleaved16) {

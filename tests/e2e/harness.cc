@@ -69,17 +69,25 @@ bool judge_available() {
          run_cmd("node --version").status == 0;
 }
 
-bool llamacpp_uses_avx512_order() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("flags", 0) != 0) continue;
-    std::istringstream words(line.substr(line.find(':') + 1));
+bool cpu_has_flag(const std::string& flag) {
+  static const std::set<std::string> flags = [] {
     std::set<std::string> f;
-    for (std::string w; words >> w;) f.insert(w);
-    return f.count("avx512f") && f.count("avx512bw") && f.count("avx512dq") && f.count("avx512vl") && !f.count("amx_tile");
-  }
-  return false;
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("flags", 0) != 0) continue;
+      std::istringstream words(line.substr(line.find(':') + 1));
+      for (std::string w; words >> w;) f.insert(w);
+      break;
+    }
+    return f;
+  }();
+  return flags.count(flag) > 0;
+}
+
+bool llamacpp_uses_avx512_order() {
+  return cpu_has_flag("avx512f") && cpu_has_flag("avx512bw") && cpu_has_flag("avx512dq") && cpu_has_flag("avx512vl") &&
+         !cpu_has_flag("amx_tile");
 }
 
 nlohmann::json judge(const std::string& mode, const std::string& model, const std::string& text_file,

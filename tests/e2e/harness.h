@@ -34,6 +34,9 @@ nlohmann::json judge(const std::string& mode, const std::string& model, const st
 // avx512f/bw/dq/vl in /proc/cpuinfo and no amx_tile. Elsewhere (AVX2-only CPUs load ggml's
 // haswell build, whose sums run in 8 lanes) the two engines agree only to the rounding floor.
 bool llamacpp_uses_avx512_order();
+// Whether /proc/cpuinfo lists this CPU flag (e.g. "avx512_bf16": llama.cpp's BF16 GEMM then uses
+// vdpbf16ps, whose order lowbit's fgemm reproduces).
+bool cpu_has_flag(const std::string& flag);
 
 // ln P(tokens[i+1] | tokens[..i]) for every i, from lowbit's own forward pass of `model_path`.
 std::vector<double> lowbit_logprobs(const std::string& model_path, const std::vector<int32_t>& tokens);
