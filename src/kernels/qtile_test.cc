@@ -1,6 +1,7 @@
 // The tile path (qtile.h): every weight type's unpacked tile against the codec's dequantization
-// (bit for bit), the AVX-512 kernel against the reference (bit for bit, every token-count tail
-// and row tail), and qtile_matmul against the row-by-row dot kernels (float rounding only).
+// (bit for bit), the AVX2 and AVX-512 kernels against the reference (bit for bit, every
+// token-count tail and row tail), and qtile_matmul against the row-by-row dot kernels (float
+// rounding only).
 // Rows of the matrices sit at odd byte addresses (a row stride of row_bytes is all GGUF allows, so the
 // whole matrix starts one byte into its allocation).
 #include <cmath>
