@@ -12,34 +12,13 @@
 #include "quant/methods/awq.h"
 #include "quant/methods/gptq.h"
 #include "quant/methods/hessian.h"
+#include "quant/methods/synthetic_activations_test.h"
 
 namespace lowbit {
 namespace {
 
-// LLM-like activations (as awq_test): per-token magnitude, a few persistent outlier channels.
-std::vector<float> llm_activations(int64_t n, int64_t in, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd;
-  std::vector<float> channel(static_cast<size_t>(in), 1.0f);
-  std::mt19937 crng(1234);  // the same outlier channels for every seed
-  std::uniform_real_distribution<float> mag(20.0f, 60.0f);
-  for (int i = 0; i < 8; ++i) channel[crng() % in] = mag(crng);
-  for (auto& c : channel) c *= std::exp(0.3f * nd(crng));
-  std::vector<float> X(static_cast<size_t>(n * in));
-  for (int64_t t = 0; t < n; ++t) {
-    const float tok = std::exp(0.3f * nd(rng));
-    for (int64_t j = 0; j < in; ++j) X[static_cast<size_t>(t * in + j)] = tok * channel[static_cast<size_t>(j)] * nd(rng);
-  }
-  return X;
-}
-
-std::vector<float> gaussian(int64_t count, float sigma, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, sigma);
-  std::vector<float> v(static_cast<size_t>(count));
-  for (auto& x : v) x = nd(rng);
-  return v;
-}
+using testing_util::gaussian;
+using testing_util::llm_activations;
 
 // ‖X Wᵀ − (X diag(s)⁻¹) Ŵᵀ‖² / ‖X Wᵀ‖² in double: the deployed layer's relative output error.
 double output_error(const std::vector<float>& X, int64_t n, int64_t in, const std::vector<float>& W, int64_t rows,
