@@ -42,6 +42,7 @@ bool fgemm_matmul(const QMatrix& W, const float* X, int64_t T, float* Y, Isa isa
   if (W.type != GgmlType::F16 && W.type != GgmlType::BF16) return false;
   if (W.in % (W.type == GgmlType::F16 ? 16 : 32) != 0) return false;
   FgemmDotFn dot = fgemm_dot__ref;
+  if (isa == Isa::Avx2 || isa == Isa::Avx512) dot = fgemm_dot__avx2;
   if (isa == Isa::Avx512)
     if (FgemmDotFn f = fgemm_dot__avx512()) dot = f;
   thread_local std::vector<uint16_t> acts;

@@ -8,7 +8,8 @@
 //         nearest even with denormals flushed (the instruction's fixed DAZ/FTZ); products of two
 //         bf16 are exact in float. y = reduce16(lanes); row length a multiple of 32.
 // The reference computes exactly this in scalar code; the AVX-512 variant uses the same
-// instructions llama.cpp does (vdpbf16ps where the CPU has AVX512_BF16, else the reference).
+// instructions llama.cpp does (vdpbf16ps where the CPU has AVX512_BF16), the AVX2 variant
+// emulates them eight lanes at a time. All give the same bits.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +26,9 @@ bool fgemm_matmul(const QMatrix& W, const float* X, int64_t T, float* Y, Isa isa
 // One output: row w (W.in values of `type`) against activation row x (already in `type`).
 using FgemmDotFn = float (*)(GgmlType type, const uint16_t* w, const uint16_t* x, int64_t n);
 float fgemm_dot__ref(GgmlType type, const uint16_t* w, const uint16_t* x, int64_t n);
-// nullptr when this CPU lacks what the variant needs.
+// AVX2 (+F16C, FMA): vdpbf16ps emulated in 8-lane halves; any CPU with AVX2.
+float fgemm_dot__avx2(GgmlType type, const uint16_t* w, const uint16_t* x, int64_t n);
+// nullptr when this CPU lacks AVX-512; BF16 through fgemm_dot__avx2 without AVX512_BF16.
 FgemmDotFn fgemm_dot__avx512();
 
 }  // namespace lowbit

@@ -36,7 +36,7 @@ float dot(GgmlType type, const uint16_t* w, const uint16_t* x, int64_t n) {
 }
 
 float dot_f16_only(GgmlType type, const uint16_t* w, const uint16_t* x, int64_t n) {
-  return type == GgmlType::F16 ? dot_f16(w, x, n) : fgemm_dot__ref(type, w, x, n);
+  return type == GgmlType::F16 ? dot_f16(w, x, n) : fgemm_dot__avx2(type, w, x, n);
 }
 
 }  // namespace

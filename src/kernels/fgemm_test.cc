@@ -1,4 +1,4 @@
-// fgemm (fgemm.h): the AVX-512 variant (vcvtph2ps + fma; vdpbf16ps) equals the plain reference
+// fgemm (fgemm.h): the AVX-512 (vcvtph2ps + fma; vdpbf16ps) and AVX2 variants equal the plain reference
 // bit for bit, including bf16 inputs and sums near the denormal range (the instruction's fixed
 // DAZ/FTZ); fgemm_matmul agrees with the dequantized product and declines what it cannot take.
 #include <cmath>
@@ -29,10 +29,22 @@ TEST(Fgemm, Avx512EqualsReferenceBitForBit) {
   if (!simd) GTEST_SKIP() << "this CPU lacks avx512";
   for (GgmlType t : {GgmlType::F16, GgmlType::BF16})
     for (int64_t n : {32, 64, 96, 288, 2048})
-      for (float scale : {1.0f, 1e-19f, 1e-3f}) {   // 1e-19: bf16 products near the float denormal range
+      for (float scale : {1.0f, 1e-19f, 1e-3f, 3e-39f}) {   // 1e-19: products near the float denormal range; 3e-39: denormal bf16
         SCOPED_TRACE(std::string(ggml_type_name(t)) + " n " + std::to_string(n) + " scale " + std::to_string(scale));
         const auto w = random_row(t, n, static_cast<uint32_t>(n), scale), x = random_row(t, n, static_cast<uint32_t>(n + 1), 1.0f);
         const float a = fgemm_dot__ref(t, w.data(), x.data(), n), b = simd(t, w.data(), x.data(), n);
+        EXPECT_EQ(std::memcmp(&a, &b, 4), 0) << a << " vs " << b;
+      }
+}
+
+TEST(Fgemm, Avx2EqualsReferenceBitForBit) {
+  if (static_cast<int>(cpu_best_isa()) < static_cast<int>(Isa::Avx2)) GTEST_SKIP() << "this CPU lacks avx2";
+  for (GgmlType t : {GgmlType::F16, GgmlType::BF16})
+    for (int64_t n : {32, 64, 96, 288, 2048})
+      for (float scale : {1.0f, 1e-19f, 1e-3f, 3e-39f}) {   // 3e-39: bf16 denormal weights (flushed)
+        SCOPED_TRACE(std::string(ggml_type_name(t)) + " n " + std::to_string(n) + " scale " + std::to_string(scale));
+        const auto w = random_row(t, n, static_cast<uint32_t>(n + 7), scale), x = random_row(t, n, static_cast<uint32_t>(n + 8), 1.0f);
+        const float a = fgemm_dot__ref(t, w.data(), x.data(), n), b = fgemm_dot__avx2(t, w.data(), x.data(), n);
         EXPECT_EQ(std::memcmp(&a, &b, 4), 0) << a << " vs " << b;
       }
 }
