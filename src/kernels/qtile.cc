@@ -175,7 +175,7 @@ bool qtile_matmul(const QMatrix& W, const float* X, int64_t T, float* Y, Isa isa
   const TileKernels* k = tile_kernels(isa);
   if (!f || !k || W.in % f->sub != 0) return false;
   // The interleaved unpacker fills codes and float scales only: K8-order types (Q4_K) batch
-  // through the repack group kernel instead (repack.h: groups_for_batches).
+  // through the repack group kernel instead (repack.h).
   if (W.layout == WeightLayout::Interleaved16 && f->order == TileOrder::K8) return false;
   thread_local ActPack acts;
   pack_init(*f, W.in, T, acts);

@@ -26,9 +26,9 @@ namespace {
 
 // The traits table (repack.h describes the layouts).
 constexpr RepackFormat kFormats[] = {
-    {GgmlType::Q4_0, 32, sizeof(BlockQ4_0), 2, {{0, 2, 2}, {2, 16, 4}}, false},
-    {GgmlType::IQ4_NL, 32, sizeof(BlockIq4Nl), 2, {{0, 2, 2}, {2, 16, 4}}, false},
-    {GgmlType::Q4_K, 256, sizeof(BlockQ4K), 4, {{0, 2, 2}, {2, 2, 2}, {4, 12, 1}, {16, 128, 4}}, true},
+    {GgmlType::Q4_0, 32, sizeof(BlockQ4_0), 2, {{0, 2, 2}, {2, 16, 4}}},
+    {GgmlType::IQ4_NL, 32, sizeof(BlockIq4Nl), 2, {{0, 2, 2}, {2, 16, 4}}},
+    {GgmlType::Q4_K, 256, sizeof(BlockQ4K), 4, {{0, 2, 2}, {2, 2, 2}, {4, 12, 1}, {16, 128, 4}}},
 };
 
 bool repack_enabled() {

@@ -29,7 +29,8 @@
 //   Q4_K, per pair of sub-blocks (s, s+1) as llama.cpp's repacked Q4_K GEMM:
 //       isum = sc_s·(Σ q·a)_s + sc_s+1·(Σ q·a)_s+1,  msum = m_s·Σa_s + m_s+1·Σa_s+1,
 //       acc = fma(float(isum), f16(d)·da, acc), accm = fma(float(msum), f16(dmin)·da, accm);
-//       y = acc − accm. Batches of this type use the group kernel too (groups_for_batches).
+//       y = acc − accm. Batches of this type use the group kernel too (qtile_matmul declines
+//       interleaved K8-order matrices).
 // Batches of ≥ 8 tokens keep using the tile kernels, whose tile is two groups' nibbles split
 // into bytes (unpack_tile_interleaved).
 #pragma once
@@ -55,9 +56,6 @@ struct RepackFormat {
   int block_bytes;
   int nfields;
   RepackField fields[4];
-  // Batches too go through the group kernel (its float order is llama.cpp's batch order for
-  // this type; qtile_matmul declines interleaved K8-order types), not through the tile kernels.
-  bool groups_for_batches;
 };
 // nullptr when the type has no interleaved layout.
 const RepackFormat* repack_format(GgmlType type);
